@@ -1,0 +1,5 @@
+"""Closed forms and metrics of the spring-block theory (pure NumPy functions)."""
+
+from .loads import load_curve
+
+__all__ = ["load_curve"]
