@@ -1,0 +1,427 @@
+"""Where the cells of a grid go while it runs: in memory, or a resumable Zarr store.
+
+A grid (see :func:`fastspring.grid.run_grid`) fills one cell at a time.  Every cell
+is an :class:`xarray.Dataset` without grid dimensions; :class:`CellLayout` records
+what the first one held (variables, their dims, shapes and dtypes, grid-invariant
+coordinates, attributes) and checks every later cell against it.
+
+:class:`ZarrCells` persists the cells in a Zarr (format 3) group so that a run that
+dies can be resumed:
+
+* every variable is chunked one cell per chunk, so writing a cell never touches
+  another cell's data;
+* a boolean mask ``_cell_done`` (also one chunk per cell) is set only after all of
+  a cell's data are written.  A process killed at any instant therefore leaves at
+  worst a half-written cell whose flag is unset; it is recomputed on resume.
+* the group's attributes hold the grid's fingerprint and axis names, and the axis
+  values are coordinate arrays; a resume with other values is refused.
+
+Layout of the store (``xarray.open_zarr`` can read it; strings are variable-length)::
+
+    scan.zarr/
+      zarr.json          attributes: format, fingerprint, axes, variables, coords, cell_attrs
+      <axis>             one coordinate array per grid axis
+      <coordinate>       grid-invariant coordinates of a cell (e.g. ``layer``)
+      <variable>         grid dims + cell dims, chunks (1, ..., 1, *cell shape)
+      _cell_done         grid dims, bool, written last for each cell
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+import zarr
+
+FORMAT = "fastspring.grid/1"
+DONE = "_cell_done"
+_TEXT_KINDS = "UOT"
+_DATA_KINDS = "biufc" + _TEXT_KINDS
+
+
+def is_text(dtype):
+    """Whether ``dtype`` holds strings (fixed-width, object or NumPy ``StringDType``)."""
+    return np.dtype(dtype).kind in _TEXT_KINDS
+
+
+def as_text(values):
+    """Return ``values`` as a fixed-width unicode array of the smallest sufficient width."""
+    return np.asarray(values, dtype=object).astype(str)
+
+
+def jsonable(value, what):
+    """Return ``value`` with NumPy scalars and arrays turned into plain JSON types.
+
+    Raises ``TypeError`` naming ``what`` when the result is not JSON-serialisable.
+    """
+    if isinstance(value, dict):
+        return {str(k): jsonable(v, f"{what}[{k!r}]") for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v, what) for v in value]
+    if isinstance(value, np.ndarray | np.generic):
+        return value.tolist()
+    try:
+        json.dumps(value)
+    except TypeError:
+        raise TypeError(f"{what} must be JSON-serialisable, got {type(value).__name__}") from None
+    return value
+
+
+@dataclass(frozen=True)
+class VariableSpec:
+    """The dims, shape, dtype (``object`` for strings) and attributes of one cell variable."""
+
+    dims: tuple[str, ...]
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    attrs: dict
+
+
+@dataclass(frozen=True)
+class CellLayout:
+    """What every cell of a grid holds: the layout of the first cell computed.
+
+    Parameters
+    ----------
+    variables : dict of str to VariableSpec
+        The data variables, in order.
+    coords : dict of str to xarray.Variable
+        Coordinates of a cell other than the grid axes; the same in every cell.
+    attrs : dict
+        The first cell's ``Dataset.attrs`` (JSON types).
+    """
+
+    variables: dict[str, VariableSpec]
+    coords: dict[str, xr.Variable]
+    attrs: dict
+
+    @classmethod
+    def from_cell(cls, cell, axis_names, where):
+        """The layout of ``cell`` (computed at ``where``, a description used in errors)."""
+        cell = _without_axis_coords(cell, axis_names, where)
+        if not cell.data_vars:
+            raise ValueError(f"the cell at {where} returned a Dataset without data variables")
+        clash = sorted((set(axis_names) | {DONE}) & (set(cell.dims) | set(cell.variables)))
+        if clash:
+            raise ValueError(
+                f"the cell at {where} uses the reserved or grid axis name(s) {clash} for "
+                "its own dims or variables; rename them"
+            )
+        variables = {
+            name: _variable_spec(name, var, where) for name, var in cell.data_vars.items()
+        }
+        coords = {
+            name: xr.Variable(
+                var.dims, _normalised(var.values), jsonable(dict(var.attrs), f"attrs of {name!r}")
+            )
+            for name, var in cell.coords.items()
+        }
+        return cls(variables, coords, jsonable(dict(cell.attrs), "cell attrs"))
+
+    def extract(self, cell, axis_names, where):
+        """Check ``cell`` against the layout and return its variables as NumPy arrays."""
+        cell = _without_axis_coords(cell, axis_names, where)
+        if list(cell.data_vars) != list(self.variables):
+            raise ValueError(
+                f"the cell at {where} returned variables {list(cell.data_vars)}, "
+                f"the grid holds {list(self.variables)}"
+            )
+        for name, coord in self.coords.items():
+            if name not in cell.coords or not np.array_equal(
+                _normalised(cell.coords[name].values), coord.values
+            ):
+                raise ValueError(
+                    f"coordinate {name!r} of the cell at {where} differs from the other cells'"
+                )
+        return {name: self._values(name, cell[name], where) for name in self.variables}
+
+    def _values(self, name, var, where):
+        spec = self.variables[name]
+        if var.dims != spec.dims or var.shape != spec.shape:
+            raise ValueError(
+                f"variable {name!r} of the cell at {where} has dims {var.dims} and shape "
+                f"{var.shape}; the grid holds dims {spec.dims}, shape {spec.shape}"
+            )
+        if is_text(spec.dtype):
+            if not is_text(var.dtype):
+                raise TypeError(f"variable {name!r} of the cell at {where} is not text")
+            return np.asarray(var.values, dtype=object)
+        if var.dtype != spec.dtype:
+            raise TypeError(
+                f"variable {name!r} of the cell at {where} has dtype {var.dtype}; "
+                f"the grid holds {spec.dtype}"
+            )
+        return np.asarray(var.values)
+
+
+def _without_axis_coords(cell, axis_names, where):
+    if not isinstance(cell, xr.Dataset):
+        raise TypeError(
+            f"the cell at {where} returned {type(cell).__name__}, not an xarray.Dataset"
+        )
+    return cell.drop_vars([name for name in axis_names if name in cell.coords])
+
+
+def _variable_spec(name, var, where):
+    if var.dtype.kind not in _DATA_KINDS:
+        raise TypeError(
+            f"variable {name!r} of the cell at {where} has dtype {var.dtype}; "
+            "only bool, integer, float, complex and string variables can be stored"
+        )
+    dtype = np.dtype(object) if is_text(var.dtype) else var.dtype
+    return VariableSpec(
+        var.dims, var.shape, dtype, jsonable(dict(var.attrs), f"attrs of {name!r}")
+    )
+
+
+def _normalised(values):
+    return as_text(values) if is_text(values.dtype) else values
+
+
+class _Cells:
+    """The cells of one grid: a done mask, the layout, and per-variable arrays."""
+
+    def __init__(self, axes, done, layout):
+        self.axes = axes
+        self.done = done
+        self.layout = layout
+
+    @property
+    def shape(self):
+        return tuple(len(values) for values in self.axes.values())
+
+    def write(self, indices, cells, descriptions):
+        """Write ``cells`` at the grid ``indices`` (tuples), then mark them done."""
+        axis_names = list(self.axes)
+        if self.layout is None:
+            self.layout = CellLayout.from_cell(cells[0], axis_names, descriptions[0])
+            self._allocate(self.layout)
+        for index, cell, where in zip(indices, cells, descriptions, strict=True):
+            for name, values in self.layout.extract(cell, axis_names, where).items():
+                self._put(name, index, values)
+        self._mark_done(indices)
+
+    def to_dataset(self):
+        """All cells as one Dataset: grid dims first, then each variable's own dims."""
+        coords = {name: (name, values) for name, values in self.axes.items()}
+        coords.update(self.layout.coords)
+        grid_dims = tuple(self.axes)
+        data = {
+            name: (grid_dims + spec.dims, self._read(name, spec), spec.attrs)
+            for name, spec in self.layout.variables.items()
+        }
+        return xr.Dataset(data, coords=coords, attrs=dict(self.layout.attrs))
+
+
+class MemoryCells(_Cells):
+    """Cells held in NumPy arrays, for a grid run without a store.
+
+    Parameters
+    ----------
+    axes : dict of str to numpy.ndarray
+        The grid axes, in order.
+    """
+
+    def __init__(self, axes):
+        super().__init__(axes, np.zeros([len(v) for v in axes.values()], dtype=bool), None)
+        self._arrays = {}
+
+    def _allocate(self, layout):
+        for name, spec in layout.variables.items():
+            self._arrays[name] = np.empty(self.shape + spec.shape, dtype=spec.dtype)
+
+    def _put(self, name, index, values):
+        self._arrays[name][index] = values
+
+    def _mark_done(self, indices):
+        for index in indices:
+            self.done[index] = True
+
+    def _read(self, name, spec):
+        values = self._arrays[name]
+        return as_text(values) if is_text(spec.dtype) else values
+
+
+class ZarrCells(_Cells):
+    """Cells persisted in a Zarr group; opening an existing store resumes it.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Directory of the store; created when absent.
+    axes : dict of str to numpy.ndarray
+        The grid axes, in order.
+    fingerprint : str
+        Everything, besides the axes, that determines the cells' values.
+
+    Raises
+    ------
+    ValueError
+        If ``path`` holds something other than a grid store, or a grid store made
+        with a different fingerprint or different axes.
+    """
+
+    def __init__(self, path, axes, fingerprint):
+        self.path = os.fspath(path)
+        self._group = _open_or_create(self.path, axes, fingerprint)
+        done = np.asarray(self._group[DONE][...], dtype=bool)
+        super().__init__(axes, done, _stored_layout(self._group, len(axes)))
+
+    def _allocate(self, layout):
+        grid_dims, ones = list(self.axes), (1,) * len(self.axes)
+        for name, spec in layout.variables.items():
+            self._group.create_array(
+                name,
+                shape=self.shape + spec.shape,
+                chunks=ones + spec.shape,
+                dtype=str if is_text(spec.dtype) else spec.dtype,
+                dimension_names=grid_dims + list(spec.dims),
+                attributes=spec.attrs,
+                overwrite=True,
+            )
+        for name, coord in layout.coords.items():
+            _write_array(self._group, name, coord.values, list(coord.dims), coord.attrs)
+        # the commit point of the layout: arrays exist before the attributes name them
+        self._group.attrs.update(
+            variables=list(layout.variables), coords=list(layout.coords), cell_attrs=layout.attrs
+        )
+
+    def _put(self, name, index, values):
+        self._group[name][index] = values
+
+    def _mark_done(self, indices):
+        self._group[DONE].vindex[tuple(np.array(indices).T)] = True
+        for index in indices:
+            self.done[index] = True
+
+    def _read(self, name, spec):
+        values = self._group[name][...]
+        return as_text(values) if is_text(spec.dtype) else np.asarray(values)
+
+
+def _write_array(group, name, values, dims, attrs):
+    values = np.asarray(values)
+    array = group.create_array(
+        name,
+        shape=values.shape,
+        dtype=str if is_text(values.dtype) else values.dtype,
+        dimension_names=dims,
+        attributes=attrs,
+        overwrite=True,
+    )
+    array[...] = values
+
+
+def _open_or_create(path, axes, fingerprint):
+    if not os.path.exists(path):
+        return _create(path, axes, fingerprint)
+    try:
+        group = zarr.open_group(path, mode="r+")
+    except (OSError, ValueError) as err:
+        raise ValueError(f"store {path!r} exists but is not a fastspring grid store") from err
+    if group.attrs.get("format") != FORMAT:
+        raise ValueError(f"store {path!r} exists but is not a fastspring grid store")
+    if DONE not in group:
+        # a run died while creating the store, before any cell was done: start afresh
+        return _create(path, axes, fingerprint)
+    _check_fingerprint(path, group.attrs["fingerprint"], fingerprint)
+    _check_axes(path, {name: as_stored(group[name][...]) for name in group.attrs["axes"]}, axes)
+    return group
+
+
+def _create(path, axes, fingerprint):
+    attrs = {"format": FORMAT, "fingerprint": fingerprint, "axes": list(axes)}
+    group = zarr.open_group(path, mode="w", attributes=attrs)
+    for name, values in axes.items():
+        _write_array(group, name, values, [name], {})
+    grid_dims, shape = list(axes), [len(values) for values in axes.values()]
+    group.create_array(
+        DONE,
+        shape=shape,
+        chunks=[1] * len(shape),
+        dtype=bool,
+        fill_value=False,
+        dimension_names=grid_dims,
+    )
+    return group
+
+
+def as_stored(values):
+    """``values`` as they read back from a store: strings as fixed-width unicode."""
+    values = np.asarray(values)
+    return as_text(values) if is_text(values.dtype) else values
+
+
+def _stored_layout(group, n_axes):
+    if "variables" not in group.attrs:
+        return None
+    variables = {}
+    for name in group.attrs["variables"]:
+        array = group[name]
+        dtype = np.dtype(object) if is_text(array.dtype) else np.dtype(array.dtype)
+        dims = tuple(array.metadata.dimension_names[n_axes:])
+        variables[name] = VariableSpec(dims, array.shape[n_axes:], dtype, dict(array.attrs))
+    coords = {
+        name: xr.Variable(
+            tuple(group[name].metadata.dimension_names),
+            as_stored(group[name][...]),
+            dict(group[name].attrs),
+        )
+        for name in group.attrs["coords"]
+    }
+    return CellLayout(variables, coords, dict(group.attrs["cell_attrs"]))
+
+
+def _check_fingerprint(path, stored, requested):
+    if stored != requested:
+        raise ValueError(
+            f"store {path!r} was made with a different fingerprint "
+            f"({fingerprint_difference(stored, requested)}); "
+            "use another store path or delete this one"
+        )
+
+
+def fingerprint_difference(stored, requested):
+    """Describe how two canonical fingerprints differ, key by key for JSON objects."""
+    try:
+        old, new = json.loads(stored), json.loads(requested)
+    except ValueError:
+        return f"{stored!r} in the store, {requested!r} now"
+    if not (isinstance(old, dict) and isinstance(new, dict)):
+        return f"{stored} in the store, {requested} now"
+    absent = "<absent>"
+    return "; ".join(
+        f"{key}: {old.get(key, absent)!r} in the store, {new.get(key, absent)!r} now"
+        for key in sorted(set(old) | set(new))
+        if old.get(key, absent) != new.get(key, absent)
+    )
+
+
+def _check_axes(path, stored, requested):
+    difference = axes_difference(stored, requested)
+    if difference:
+        raise ValueError(
+            f"store {path!r} was made for other grid axes ({difference}); "
+            "use another store path or delete this one"
+        )
+
+
+def axes_difference(stored, requested):
+    """Describe how two sets of grid axes differ; the empty string if they are equal."""
+    if list(stored) != list(requested):
+        return f"axes {list(stored)} in the store, {list(requested)} now"
+    for name, old in stored.items():
+        new = requested[name]
+        if old.dtype.kind != new.dtype.kind and not (is_text(old.dtype) and is_text(new.dtype)):
+            return f"axis {name!r}: dtype {old.dtype} in the store, {new.dtype} now"
+        if not np.array_equal(old, new):
+            return f"axis {name!r}: {_summary(old)} in the store, {_summary(new)} now"
+    return ""
+
+
+def _summary(values):
+    shown = ", ".join(str(v) for v in values[:4]) + (", ..." if len(values) > 4 else "")
+    return f"{len(values)} values [{shown}]"
