@@ -1,5 +1,29 @@
-"""Closed forms and metrics of the spring-block theory (pure NumPy functions)."""
+"""Closed forms and metrics of the spring-block theory (pure NumPy/SciPy functions).
 
+Reference: Shi, Pan & Dokmanic, "A spring-block theory of feature learning in deep
+neural networks", arXiv:2407.19353 (Phys. Rev. Lett. 2025).
+
+* :func:`equilibrium` -- Eq. 7 (noiseless equilibrium, partial mobilisation);
+* :func:`friction_activation`, :func:`mean_drift` -- Eqs. 5-6 and their mean under noise;
+* :func:`effective_friction`, :func:`effective_equilibrium`, :func:`predicted_phase`,
+  :func:`critical_bound`, :func:`critical_sigma` -- Eq. 8 and the noise-driven phase
+  transition concave -> linear -> convex;
+* :func:`load_curve`, :func:`load_curve_metrics` -- load curves and their shape;
+* :func:`elastic_energy`, :func:`equiseparated`, :func:`minimum_elastic_energy`.
+"""
+
+from .equilibria import Equilibrium, equilibrium, mobilised_count
+from .friction import (
+    critical_bound,
+    critical_sigma,
+    effective_bound,
+    effective_equilibrium,
+    effective_friction,
+    expected_max,
+    friction_activation,
+    mean_drift,
+    predicted_phase,
+)
 from .loads import (
     DEFAULT_DROP_TOL,
     DEFAULT_PHASE_TOL,
@@ -15,9 +39,21 @@ __all__ = [
     "DEFAULT_DROP_TOL",
     "DEFAULT_PHASE_TOL",
     "PHASES",
+    "Equilibrium",
+    "critical_bound",
+    "critical_sigma",
+    "effective_bound",
+    "effective_equilibrium",
+    "effective_friction",
     "elastic_energy",
+    "equilibrium",
     "equiseparated",
+    "expected_max",
+    "friction_activation",
     "load_curve",
     "load_curve_metrics",
+    "mean_drift",
     "minimum_elastic_energy",
+    "mobilised_count",
+    "predicted_phase",
 ]
