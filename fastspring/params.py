@@ -29,7 +29,9 @@ def check_real(name, value, *, low=None, high=None, low_open=False, high_open=Fa
         right = "inf" if high is None else f"{high:g}"
         bracket_l = "(" if low_open or low is None else "["
         bracket_r = ")" if high_open or high is None else "]"
-        raise ValueError(f"{name} must lie in {bracket_l}{left}, {right}{bracket_r}, got {value:g}")
+        raise ValueError(
+            f"{name} must lie in {bracket_l}{left}, {right}{bracket_r}, got {value:g}"
+        )
     return value
 
 

@@ -22,8 +22,8 @@ with the same transform evaluated by ``math.log``/``math.sin``/``math.cos`` to
 a few units in the last place (relative error < 1e-15 for |z| > 1e-3).
 Uniforms are ``u1 = (2 w + 1) / 2**33`` and ``u2 = (w + 1/2) / 2**32`` for a
 32-bit word ``w``, so ``u1`` is never 0 and the largest possible
-``|z| = sqrt(2 * 33 * ln 2) = 6.7635``; a true standard normal exceeds that
-with probability 1.3e-11.
+``|z| = sqrt(2 * 33 * ln 2) = 6.7637`` (to within one rounding); a true
+standard normal exceeds that with probability 1.3e-11.
 """
 
 import math
@@ -39,6 +39,9 @@ _M1 = np.uint64(0xCD9E8D57)
 _W0 = np.uint64(0x9E3779B9)
 _W1 = np.uint64(0xBB67AE85)
 
+_MANTISSA_BITS = np.uint64(52)
+_MANTISSA = np.uint64(0x000FFFFFFFFFFFFF)
+_EXPONENT_ONE = np.uint64(0x3FF0000000000000)
 # fdlibm e_log.c
 _LN2_HI = 6.93147180369123816490e-01
 _LN2_LO = 1.90821492927058770002e-10
@@ -65,8 +68,8 @@ _C5 = 2.08757232129817482790e-09
 _C6 = -1.13596475577881948265e-11
 _PI_4 = math.pi / 4.0
 
-#: the largest |z| the generator can produce
-MAX_ABS_NORMAL = math.sqrt(2.0 * 33.0 * math.log(2.0))
+#: the largest |z| the generator can produce (rounded up by one ulp)
+MAX_ABS_NORMAL = math.nextafter(math.sqrt(2.0 * 33.0 * math.log(2.0)), math.inf)
 
 
 @device
@@ -117,26 +120,11 @@ def philox4x32_10(c0, c1, c2, c3, k0, k1):
 @device
 def _log_odd(w):
     """``log((2 w + 1) / 2**33)`` for a 32-bit word ``w``, branch-free (fdlibm log)."""
-    m = 2.0 * np.float64(w) + 1.0  # odd integer in [1, 2**33), exact
-    # branch-free exponent extraction: m in [1, 2**33) -> [1, 2)
-    big = m >= 2.0**32
-    m = m * (2.0**-32 if big else 1.0)
-    e = 32.0 if big else 0.0
-    big = m >= 2.0**16
-    m = m * (2.0**-16 if big else 1.0)
-    e = e + (16.0 if big else 0.0)
-    big = m >= 2.0**8
-    m = m * (2.0**-8 if big else 1.0)
-    e = e + (8.0 if big else 0.0)
-    big = m >= 2.0**4
-    m = m * (2.0**-4 if big else 1.0)
-    e = e + (4.0 if big else 0.0)
-    big = m >= 2.0**2
-    m = m * (2.0**-2 if big else 1.0)
-    e = e + (2.0 if big else 0.0)
-    big = m >= 2.0
-    m = m * (0.5 if big else 1.0)
-    e = e + (1.0 if big else 0.0)
+    # 2 w + 1 is an odd integer in [1, 2**33), exact in float64: split it into
+    # exponent e and mantissa m in [1, 2) through its bits
+    bits = np.float64(2.0 * np.float64(w) + 1.0).view(np.uint64)
+    e = np.float64(np.int64(bits >> _MANTISSA_BITS) - 1023)
+    m = np.uint64((bits & _MANTISSA) | _EXPONENT_ONE).view(np.float64)
     big = m > _SQRT2  # m in [1, 2): bring it into [sqrt(1/2), sqrt(2)]
     m = m * (0.5 if big else 1.0)
     e = e + (1.0 if big else 0.0) - 33.0

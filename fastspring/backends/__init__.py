@@ -1,0 +1,1 @@
+"""Drivers that allocate outputs and call the kernels: ``cpu`` (Numba) and ``cuda``."""

@@ -1,0 +1,131 @@
+r"""Model (A): the paper's overdamped stick--slip map (paper Eqs. 5--6).
+
+.. math::  x_i \leftarrow x_i + \eta\, \varphi\big(F_i(x) + \varepsilon_i\big),
+           \qquad F_i = k(x_{i+1} - x_i) - k(x_i - x_{i-1}),
+
+a synchronous update of all blocks from the old state, with friction acting on
+the noisy force.  Stable for :math:`\eta k < 1/2`.
+
+Layout: chains are processed in tiles of :data:`TILE` side by side, the loop
+over the chains of a tile innermost, so the update and the random-number
+generation vectorise.  Every chain draws from its own Philox stream keyed by
+``(seed, chain)``; the result of a chain does not depend on the tile it is
+in, the number of threads or the other chains.
+"""
+
+import math
+
+import numpy as np
+
+from .._jit import device, jit, pjit, prange
+from ..rng import fill_normals
+from .friction import TRUNCATED, clip, phi, redraw_truncated
+
+#: chains per tile (vector lanes side by side)
+TILE = 256
+
+
+@device
+def block_update(x_left, x, x_right, k, eta, mu_plus, mu_minus, eps):
+    """One block's step of the map: ``x + eta * phi(F + eps)`` (Eq. 6)."""
+    force = k * (x_right - x) - k * (x - x_left)
+    return x + eta * phi(force + eps, mu_plus, mu_minus)
+
+
+@jit
+def _run_tile(
+    x_out, rec, steps_taken, converged, k, y, mu_plus, mu_minus, eta, sigma, kind, bound,
+    decay, sync, seed, chain0, steps, record_every, rtol, given, use_given,
+):  # fmt: skip
+    """Integrate one tile of chains; arrays are views of the tile's chains."""
+    chains, L = x_out.shape
+    rows = 1 if sync else L
+    pos = np.zeros((L + 2, chains))
+    pos[L + 1, :] = y
+    z = np.empty((4 * ((rows + 3) // 4), chains))
+    left_old = np.empty(chains)
+    dmax = np.empty(chains)
+    xmax = np.empty(chains)
+    active = np.ones(chains, dtype=np.bool_)
+    n_active = chains
+    rec[0] = 0.0
+    n_rec = rec.shape[0]
+    next_rec = 1
+    for n in range(steps):
+        step = np.uint64(n)
+        sig = sigma * math.exp(-decay * (n * eta)) if decay > 0.0 else sigma
+        if use_given:
+            for i in range(rows):
+                for c in range(chains):
+                    z[i, c] = given[n, c, i]
+        else:
+            fill_normals(z, seed, chain0, step, np.uint64(0))
+            if kind == TRUNCATED:
+                redraw_truncated(z, sig, bound, seed, chain0, step, sync)
+        for c in range(chains):
+            left_old[c] = 0.0
+            dmax[c] = 0.0
+            xmax[c] = 0.0
+        for i in range(1, L + 1):
+            zi = 0 if sync else i - 1
+            for c in range(chains):
+                old = pos[i, c]
+                eps = clip(sig * z[zi, c], bound)
+                new = block_update(left_old[c], old, pos[i + 1, c], k, eta, mu_plus, mu_minus, eps)
+                new = new if active[c] else old
+                left_old[c] = old
+                pos[i, c] = new
+                dmax[c] = max(dmax[c], abs(new - old))
+                xmax[c] = max(xmax[c], abs(new))
+        if rtol >= 0.0:
+            for c in range(chains):
+                if active[c] and dmax[c] <= rtol * xmax[c]:
+                    active[c] = False
+                    converged[c] = True
+                    steps_taken[c] = n + 1
+                    n_active -= 1
+        done = n + 1 == steps or n_active == 0
+        if (n + 1) % record_every == 0 or done:
+            last = n_rec if done else next_rec + 1
+            for j in range(next_rec, last):
+                for c in range(chains):
+                    for i in range(L):
+                        rec[j, c, i] = pos[i + 1, c]
+            next_rec = last
+        if n_active == 0:
+            break
+    for c in range(chains):
+        if active[c]:
+            steps_taken[c] = steps
+        for i in range(L):
+            x_out[c, i] = pos[i + 1, c]
+
+
+@pjit
+def run_overdamped(
+    x_out, rec, steps_taken, converged, k, y, mu_plus, mu_minus, eta, sigma, kind, bound,
+    decay, sync, seed, chain0, steps, record_every, rtol, given, use_given,
+):  # fmt: skip
+    """Integrate ``x_out.shape[0]`` chains of the map (Eq. 6), tiles in parallel.
+
+    Parameters are arrays and scalars only (validated by the caller):
+    ``x_out (chains, L)`` final positions, ``rec (n_rec, chains, L)`` records
+    every ``record_every`` steps (``rec[0]`` the initial state; records after a
+    chain stops repeat its final state), ``steps_taken (chains,)`` int64,
+    ``converged (chains,)`` bool; ``kind`` the noise code, ``bound`` (inf for
+    Gaussian noise), ``decay`` the rate of ``sigma * exp(-decay t)``, ``sync``
+    one draw per chain and step; ``seed``/``chain0`` (uint64) key the RNG;
+    ``rtol < 0`` disables the relative-change stop; ``given (steps, chains,
+    rows)`` standard-normal draws used instead of the RNG when ``use_given``.
+    """
+    chains = x_out.shape[0]
+    n_tiles = (chains + TILE - 1) // TILE
+    for t in prange(n_tiles):
+        lo = t * TILE
+        hi = min(lo + TILE, chains)
+        g = given[:, lo:hi, :] if use_given else given
+        _run_tile(
+            x_out[lo:hi], rec[:, lo:hi, :], steps_taken[lo:hi], converged[lo:hi], k, y,
+            mu_plus, mu_minus, eta, sigma, kind, bound, decay, sync, seed,
+            chain0 + np.uint64(lo), steps, record_every, rtol, g, use_given,
+        )  # fmt: skip

@@ -1,0 +1,147 @@
+"""The public entry point :func:`simulate`: validation, then a backend driver."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .models import get_model
+from .params import Chain, Noise, check_int, check_real
+from .result import SimulationResult
+
+#: refuse recorded trajectories larger than this (bytes); ask for record_every
+MAX_RECORD_BYTES = 2 * 1024**3
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated integration settings shared by every model."""
+
+    dt: float
+    steps: int
+    chains: int
+    seed: int
+    record_every: int
+    rtol: float  # < 0: no relative-change stop
+
+    @property
+    def n_records(self) -> int:
+        """Number of recorded frames: step 0, every ``record_every`` steps, the last step."""
+        return self.steps // self.record_every + 1 + (self.steps % self.record_every != 0)
+
+    @property
+    def record_times(self) -> np.ndarray:
+        steps = np.arange(self.n_records) * self.record_every
+        steps[-1] = self.steps
+        return steps * self.dt
+
+
+def make_settings(chain, *, dt, steps, chains, seed, record_every, rtol) -> Settings:
+    """Check the integration settings; every error names the parameter and its range."""
+    dt = check_real("dt", dt, low=0.0, low_open=True)
+    steps = check_int("steps", steps, low=1)
+    chains = check_int("chains", chains, low=1, high=2**32 - 1)
+    seed = check_int("seed", seed, low=0, high=2**32 - 1)
+    if record_every is None:
+        record_every = max(1, steps // 100)
+    record_every = check_int("record_every", record_every, low=1)
+    rtol = -1.0 if rtol is None else check_real("rtol", rtol, low=0.0)
+    settings = Settings(dt, steps, chains, seed, record_every, rtol)
+    size = settings.n_records * chains * chain.L * 8
+    if size > MAX_RECORD_BYTES:
+        raise ValueError(
+            f"record_every={record_every} would record {size / 1024**3:.1f} GiB of trajectory; "
+            f"choose record_every >= {math.ceil(steps * chains * chain.L * 8 / MAX_RECORD_BYTES)}"
+        )
+    return settings
+
+
+def check_noise_values(values, noise: Noise, settings: Settings, L: int) -> np.ndarray:
+    """Validate explicit standard-normal draws: shape ``(steps, chains, L)``, or
+    ``(steps, chains)`` for synchronous noise; finite; inside the bound for
+    truncated noise."""
+    values = np.asarray(values, dtype=np.float64)
+    shape = (settings.steps, settings.chains) + (() if noise.synchronous else (L,))
+    if values.shape != shape:
+        raise ValueError(
+            f"noise_values must have shape {shape} (steps, chains[, L]), got {values.shape}"
+        )
+    if not np.all(np.isfinite(values)):
+        raise ValueError("noise_values must be finite (no NaN or inf)")
+    if noise.kind == "truncated" and np.any(noise.sigma * np.abs(values) > noise.bound):
+        raise ValueError("noise_values for truncated noise must satisfy |sigma * value| <= bound")
+    return np.ascontiguousarray(values.reshape(settings.steps, settings.chains, -1))
+
+
+def simulate(
+    chain: Chain,
+    noise: Noise | None = None,
+    model: str = "overdamped",
+    *,
+    dt: float = 0.01,
+    steps: int = 10_000,
+    chains: int = 1,
+    seed: int = 0,
+    record_every: int | None = None,
+    rtol: float | None = None,
+    noise_values=None,
+    **model_params,
+) -> SimulationResult:
+    """Simulate ``chains`` independent copies of a spring--block chain.
+
+    Parameters
+    ----------
+    chain : Chain
+        The chain (L, k, y, mu_plus, mu_minus).
+    noise : Noise, optional
+        The force noise; ``None`` means no noise.
+    model : {"overdamped", "inertial", "langevin"}
+        The dynamics (SPEC section 2: (A) the paper's map, (B) exact stick--slip
+        with inertia, (C) the Langevin variant).
+    dt : float
+        Step (the map's eta for the overdamped model), ``dt > 0`` and below
+        the model's stability bound (``dt * k < 1/2`` for the overdamped map).
+    steps : int
+        Step budget, ``>= 1``.
+    chains : int
+        Number of independent chains; chain ``c`` draws from the stream
+        ``(seed, c)``, so a chain's result does not depend on ``chains``.
+    seed : int
+        In ``[0, 2**32)``.
+    record_every : int, optional
+        Record positions every so many steps (default: about 100 frames).
+    rtol : float, optional
+        Stop a chain once ``max_i |x_i(n+1) - x_i(n)| <= rtol * max_i |x_i(n+1)|``.
+    noise_values : array_like, optional
+        Standard-normal draws to use instead of the generator, shape
+        ``(steps, chains, L)`` or ``(steps, chains)`` for synchronous noise.
+    **model_params
+        The model's own parameters (e.g. ``gamma`` for the inertial model).
+
+    Returns
+    -------
+    SimulationResult
+    """
+    spec = get_model(model)
+    if not isinstance(chain, Chain):
+        raise TypeError(f"chain must be a fastspring.Chain, got {type(chain).__name__}")
+    noise = Noise() if noise is None else noise
+    if not isinstance(noise, Noise):
+        raise TypeError(f"noise must be a fastspring.Noise or None, got {type(noise).__name__}")
+    unknown = set(model_params) - set(spec.defaults)
+    if unknown:
+        raise TypeError(
+            f"model {model!r} takes parameters {sorted(spec.defaults)}, got {sorted(unknown)}"
+        )
+    params = spec.check(chain, dt, **{**spec.defaults, **model_params})
+    settings = make_settings(
+        chain, dt=dt, steps=steps, chains=chains, seed=seed, record_every=record_every, rtol=rtol
+    )
+    given = (
+        None
+        if noise_values is None
+        else check_noise_values(noise_values, noise, settings, chain.L)
+    )
+    return spec.run(chain, noise, settings, params, given)

@@ -1,0 +1,1 @@
+"""Slow, obviously-correct reference implementations that every kernel must match."""
