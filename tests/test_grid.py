@@ -1,0 +1,328 @@
+"""Tests of fastspring.grid.run_grid: labels, batching, Zarr resume (also after SIGKILL), Dask."""
+
+import functools
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+import zarr
+
+from fastspring.grid import run_grid
+from fastspring.store import DONE
+
+AXES = {"sigma": [0.0, 0.1, 0.25, 0.5], "mu": [0.0, 0.3, 0.6]}
+FINGERPRINT = {"model": "toy", "steps": 100, "dt": 0.01}
+N_CELLS = 12
+
+
+def toy_cell(sigma, mu, *, counter=None, delay=0.0):
+    """A deterministic cell with float, int, bool and string variables and a chain x layer dim."""
+    if counter is not None:
+        with open(counter, "a") as f:
+            f.write(f"{sigma!r},{mu!r}\n")
+    time.sleep(delay)
+    chain, layer = np.arange(2)[:, None], np.arange(1, 4)[None, :]
+    x = np.sin(sigma * layer + chain) + mu * layer**2 / 7.0
+    curvature = float(x.mean(axis=0) @ [1.0, -2.0, 1.0])
+    return xr.Dataset(
+        {
+            "x": (("chain", "layer"), x, {"units": "block position"}),
+            "curvature": ((), curvature),
+            "n_events": ((), np.int64(round(100 * sigma + 10 * mu))),
+            "moved": ((), sigma > 0),
+            "phase": ((), "convex" if curvature > 0 else "concave"),
+        },
+        coords={"layer": np.arange(1, 4), "sigma": sigma},
+        attrs={"model": "toy", "L": np.int64(3)},
+    )
+
+
+def toy_batch(kwargs_list):
+    return [toy_cell(**kwargs) for kwargs in kwargs_list]
+
+
+def direct_loop():
+    """The grid built by hand: what run_grid must return."""
+    rows = [
+        xr.concat([toy_cell(sigma, mu).drop_vars("sigma") for mu in AXES["mu"]], dim="mu")
+        for sigma in AXES["sigma"]
+    ]
+    ds = xr.concat(rows, dim="sigma").assign_coords(sigma=AXES["sigma"], mu=AXES["mu"])
+    return ds.transpose("sigma", "mu", "chain", "layer")
+
+
+def calls(counter):
+    """The cells a counted cell function was called on, one tuple per call."""
+    if not Path(counter).exists():
+        return []
+    return [tuple(float(v) for v in line.split(",")) for line in Path(counter).read_text().split()]
+
+
+def without_run_attrs(ds):
+    """``ds`` without the attribute that depends on what the call had to compute."""
+    out = ds.copy()
+    del out.attrs["cells_computed"]
+    return out
+
+
+def test_grid_matches_direct_loop():
+    ds = run_grid(toy_cell, AXES, fingerprint=FINGERPRINT, progress=False)
+    expected = direct_loop()
+    assert ds.sizes == {"sigma": 4, "mu": 3, "chain": 2, "layer": 3}
+    assert list(ds["x"].dims) == ["sigma", "mu", "chain", "layer"]
+    np.testing.assert_array_equal(ds["sigma"], AXES["sigma"])
+    np.testing.assert_array_equal(ds["mu"], AXES["mu"])
+    np.testing.assert_array_equal(ds["layer"], [1, 2, 3])
+    for name in ("x", "curvature", "n_events", "moved", "phase"):
+        np.testing.assert_array_equal(ds[name].values, expected[name].values)
+        assert ds[name].dtype.kind == expected[name].dtype.kind
+    assert ds["x"].attrs == {"units": "block position"}
+    assert ds.attrs["model"] == "toy" and ds.attrs["L"] == 3
+    assert ds.attrs["fingerprint"] == '{"dt": 0.01, "model": "toy", "steps": 100}'
+    assert ds.attrs["cells_computed"] == N_CELLS
+
+
+def test_cells_receive_python_scalars_in_c_order(tmp_path):
+    counter = tmp_path / "calls.txt"
+    run_grid(functools.partial(toy_cell, counter=counter), AXES, fingerprint="f", progress=False)
+    expected = [(s, m) for s in AXES["sigma"] for m in AXES["mu"]]
+    assert calls(counter) == expected
+
+
+@pytest.mark.parametrize("batch", [None, 1, 5, 100])
+def test_batch_fn_equals_cell_fn(batch):
+    one_by_one = run_grid(toy_cell, AXES, fingerprint="f", progress=False)
+    batched = run_grid(
+        None, AXES, fingerprint="f", batch_fn=toy_batch, batch=batch, progress=False
+    )
+    xr.testing.assert_identical(batched, one_by_one)
+
+
+def test_store_resumes_without_recomputing(tmp_path):
+    store, counter = tmp_path / "scan.zarr", tmp_path / "calls.txt"
+    counted = functools.partial(toy_cell, counter=counter)
+    first = run_grid(counted, AXES, fingerprint=FINGERPRINT, store=store, progress=False)
+    again = run_grid(counted, AXES, fingerprint=FINGERPRINT, store=store, progress=False)
+    assert len(calls(counter)) == N_CELLS
+    assert (first.attrs["cells_computed"], again.attrs["cells_computed"]) == (N_CELLS, 0)
+    xr.testing.assert_identical(without_run_attrs(again), without_run_attrs(first))
+    in_memory = run_grid(toy_cell, AXES, fingerprint=FINGERPRINT, progress=False)
+    xr.testing.assert_identical(first, in_memory)
+
+
+def failing_after(sigma, mu, *, counter, n_ok):
+    if len(calls(counter)) >= n_ok:
+        raise RuntimeError("cell failed")
+    return toy_cell(sigma, mu, counter=counter)
+
+
+def test_store_keeps_cells_finished_before_an_error(tmp_path):
+    store, counter = tmp_path / "scan.zarr", tmp_path / "calls.txt"
+    with pytest.raises(RuntimeError, match="cell failed"):
+        run_grid(
+            functools.partial(failing_after, counter=counter, n_ok=5),
+            AXES,
+            fingerprint=FINGERPRINT,
+            store=store,
+            progress=False,
+        )
+    assert zarr.open_group(store)[DONE][...].sum() == 5
+    resumed = run_grid(
+        functools.partial(toy_cell, counter=counter),
+        AXES,
+        fingerprint=FINGERPRINT,
+        store=store,
+        progress=False,
+    )
+    assert resumed.attrs["cells_computed"] == N_CELLS - 5
+    assert len(calls(counter)) == N_CELLS
+    xr.testing.assert_identical(without_run_attrs(resumed), without_run_attrs(direct_run()))
+
+
+def direct_run():
+    return run_grid(toy_cell, AXES, fingerprint=FINGERPRINT, progress=False)
+
+
+def test_half_written_cell_is_recomputed(tmp_path):
+    """Data written but flag unset (a kill between the two writes): the cell is redone."""
+    store, counter = tmp_path / "scan.zarr", tmp_path / "calls.txt"
+    run_grid(toy_cell, AXES, fingerprint=FINGERPRINT, store=store, progress=False)
+    group = zarr.open_group(store, mode="r+")
+    group["x"][2, 1] = np.full((2, 3), -99.0)
+    group["phase"][2, 1] = "garbage"
+    group[DONE][2, 1] = False
+    resumed = run_grid(
+        functools.partial(toy_cell, counter=counter),
+        AXES,
+        fingerprint=FINGERPRINT,
+        store=store,
+        progress=False,
+    )
+    assert calls(counter) == [(AXES["sigma"][2], AXES["mu"][1])]
+    xr.testing.assert_identical(without_run_attrs(resumed), without_run_attrs(direct_run()))
+
+
+KILLED_SCRIPT = textwrap.dedent(
+    """
+    import functools, sys
+    sys.path.insert(0, {tests!r})
+    from test_grid import AXES, FINGERPRINT, toy_cell
+    from fastspring.grid import run_grid
+
+    cell = functools.partial(toy_cell, counter={counter!r}, delay=0.15)
+    run_grid(cell, AXES, fingerprint=FINGERPRINT, store={store!r}, progress=False)
+    """
+)
+
+
+def test_resume_after_sigkill(tmp_path):
+    store, counter = str(tmp_path / "scan.zarr"), str(tmp_path / "calls.txt")
+    script = KILLED_SCRIPT.format(tests=str(Path(__file__).parent), counter=counter, store=store)
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.monotonic() + 30
+    while len(calls(counter)) < 5 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run ended before it was killed"
+
+    done = zarr.open_group(store)[DONE][...]
+    assert 0 < done.sum() < N_CELLS
+    finished = {(AXES["sigma"][i], AXES["mu"][j]) for i, j in np.argwhere(done)}
+    Path(counter).unlink()
+    resumed = run_grid(
+        functools.partial(toy_cell, counter=counter),
+        AXES,
+        fingerprint=FINGERPRINT,
+        store=store,
+        progress=False,
+    )
+    recomputed = calls(counter)
+    assert len(recomputed) == N_CELLS - len(finished) == resumed.attrs["cells_computed"]
+    assert not finished & set(recomputed)
+    xr.testing.assert_identical(without_run_attrs(resumed), without_run_attrs(direct_run()))
+
+
+def test_store_with_other_fingerprint_is_refused(tmp_path):
+    store = tmp_path / "scan.zarr"
+    run_grid(toy_cell, AXES, fingerprint=FINGERPRINT, store=store, progress=False)
+    other = {**FINGERPRINT, "dt": 0.02}
+    with pytest.raises(ValueError, match=r"fingerprint \(dt: 0.01 in the store, 0.02 now"):
+        run_grid(toy_cell, AXES, fingerprint=other, store=store, progress=False)
+
+
+@pytest.mark.parametrize(
+    ("axes", "message"),
+    [
+        ({**AXES, "mu": [0.0, 0.3, 0.7]}, r"axis 'mu': 3 values \[0.0, 0.3, 0.6\] in the store"),
+        ({**AXES, "mu": [0, 1, 2]}, "axis 'mu': dtype float64 in the store, int64 now"),
+        ({"mu": AXES["mu"], "sigma": AXES["sigma"]}, r"axes \['sigma', 'mu'\] in the store"),
+    ],
+)
+def test_store_with_other_axes_is_refused(tmp_path, axes, message):
+    store = tmp_path / "scan.zarr"
+    run_grid(toy_cell, AXES, fingerprint=FINGERPRINT, store=store, progress=False)
+    with pytest.raises(ValueError, match=message):
+        run_grid(toy_cell, axes, fingerprint=FINGERPRINT, store=store, progress=False)
+
+
+def test_a_directory_that_is_no_grid_store_is_refused(tmp_path):
+    (tmp_path / "notes.txt").write_text("not a store")
+    with pytest.raises(ValueError, match="not a fastspring grid store"):
+        run_grid(toy_cell, AXES, fingerprint="f", store=tmp_path, progress=False)
+
+
+def test_netcdf_round_trip(tmp_path):
+    ds = run_grid(
+        toy_cell, AXES, fingerprint=FINGERPRINT, store=tmp_path / "s.zarr", progress=False
+    )
+    ds.to_netcdf(tmp_path / "scan.nc", engine="h5netcdf")
+    with xr.open_dataset(tmp_path / "scan.nc", engine="h5netcdf") as back:
+        xr.testing.assert_identical(back.load(), ds)
+        assert list(back["phase"].values.ravel()) == list(ds["phase"].values.ravel())
+        assert back.attrs["fingerprint"] == ds.attrs["fingerprint"]
+
+
+def test_progress_bar_counts_units_and_cells(capsys):
+    run_grid(toy_cell, AXES, fingerprint="f", units_per_cell=("chain", 64), desc="toy")
+    err = capsys.readouterr().err
+    assert "chain/s" in err and f"{N_CELLS}/{N_CELLS} cells" in err and "toy" in err
+
+
+def ragged_cell(sigma, mu):
+    return xr.Dataset({"x": ("layer", np.zeros(2 if sigma > 0.2 else 3))})
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"axes": {}}, ValueError, "non-empty mapping"),
+        ({"axes": {"s": [[0.0, 1.0]]}}, ValueError, "axis 's' must be a non-empty 1-D"),
+        ({"axes": {"s": [0.0, 0.0]}}, ValueError, "axis 's' holds repeated values"),
+        ({"axes": {"s": [0.0, np.nan]}}, ValueError, "axis 's' must hold finite"),
+        ({"fingerprint": object()}, TypeError, "fingerprint must be a str or a mapping"),
+        ({"batch": 0}, ValueError, "batch must be an integer in"),
+        ({"cell_fn": None}, ValueError, "exactly one of cell_fn and batch_fn"),
+        ({"batch_fn": toy_batch}, ValueError, "exactly one of cell_fn and batch_fn"),
+        ({"cell_fn": ragged_cell}, ValueError, "variable 'x' of the cell at sigma=0.25, mu=0.0"),
+        (
+            {"cell_fn": None, "batch_fn": lambda kws: [], "batch": 3},
+            ValueError,
+            "of 3 Datasets, got 0",
+        ),
+    ],
+)
+def test_invalid_input_is_refused(kwargs, error, message):
+    call = {"cell_fn": toy_cell, "axes": AXES, "fingerprint": "f", "progress": False, **kwargs}
+    cell_fn = call.pop("cell_fn")
+    with pytest.raises(error, match=message):
+        run_grid(cell_fn, **call)
+
+
+@pytest.fixture(scope="module")
+def client():
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        distributed.Client(cluster) as dask_client,
+    ):
+        yield dask_client
+
+
+def test_dask_equals_local(client, tmp_path):
+    local = run_grid(toy_cell, AXES, fingerprint=FINGERPRINT, progress=False)
+    on_cluster = run_grid(
+        toy_cell,
+        AXES,
+        fingerprint=FINGERPRINT,
+        client=client,
+        store=tmp_path / "s.zarr",
+        progress=False,
+    )
+    xr.testing.assert_identical(on_cluster, local)
+    batched = run_grid(
+        None, AXES, fingerprint=FINGERPRINT, batch_fn=toy_batch, client=client, progress=False
+    )
+    xr.testing.assert_identical(batched, local)
+    workers = client.run(os.getpid)
+    assert len(set(workers.values())) == 2 and os.getpid() not in workers.values()
+
+
+def test_dask_error_propagates_and_keeps_finished_cells(client, tmp_path):
+    store = tmp_path / "s.zarr"
+    with pytest.raises(ValueError, match="variable 'x'"):
+        run_grid(ragged_cell, AXES, fingerprint="f", client=client, store=store, progress=False)
+    assert zarr.open_group(store)[DONE][...].sum() < N_CELLS
