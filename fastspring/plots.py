@@ -1,0 +1,205 @@
+"""Figures: phase diagrams of a curvature over two parameters.
+
+Figures are built on :class:`matplotlib.figure.Figure` directly, never through
+``pyplot``: nothing here needs a display or changes matplotlib's global backend,
+so plotting works the same on a headless cluster node and in a notebook.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from matplotlib import colormaps, patheffects
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+#: a diverging map: blue below 0 (concave), white at 0 (linear), red above 0 (convex)
+DIVERGING_CMAP = "RdBu_r"
+#: a thin white outline that keeps dark lines readable on dark cells
+_HALO = [patheffects.withStroke(linewidth=3, foreground="white", alpha=0.7)]
+
+
+def phase_diagram(
+    da,
+    x,
+    y,
+    *,
+    ax=None,
+    boundary=None,
+    boundary_label="predicted linear boundary",
+    shading=None,
+    shading_label=None,
+    title=None,
+    cbar_label=None,
+    cbar_ends=None,
+    vmax=None,
+):
+    """Draw a 2-D DataArray as a heatmap on a diverging colour map centred on 0.
+
+    Parameters
+    ----------
+    da : xarray.DataArray
+        Two dims, ``x`` and ``y`` (in any order), with coordinates; e.g. the mean
+        scale-free curvature over noise x friction.  NaN cells are drawn grey.
+    x, y : str
+        The dims on the horizontal and vertical axes.  Axis labels use the
+        coordinates' ``long_name`` (or name) and ``units`` attributes.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure (without pyplot) when omitted.
+    boundary : (array_like, array_like), optional
+        ``(x_values, y_values)`` of a curve to overlay, e.g. the predicted boundary
+        of the linear phase; drawn dashed and named in a legend by ``boundary_label``.
+    shading : xarray.DataArray, optional
+        A second quantity on the same two dims (e.g. test accuracy), overlaid as
+        labelled contour lines; ``shading_label`` names it in the legend.
+    title : str, optional
+        Axes title.
+    cbar_label : str, optional
+        Colour-bar label; default: ``da``'s ``long_name`` attribute or name.
+    cbar_ends : (str, str), optional
+        Words written at the low and high ends of the colour bar, e.g.
+        ``("concave", "convex")``.
+    vmax : float, optional
+        Colour limits ``[-vmax, vmax]``; default: the largest ``|da|``.  Equal
+        limits make panels comparable.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on (its figure is ``ax.figure``).
+    """
+    values = _grid_values(da, x, y, "da")
+    if ax is None:
+        ax = Figure(figsize=(5.6, 4.4), layout="constrained").add_subplot()
+    xs, ys = (np.asarray(da[name].values) for name in (x, y))
+    limit = _colour_limit(values, vmax)
+    mesh = ax.pcolormesh(
+        _edges(xs, x),
+        _edges(ys, y),
+        np.ma.masked_invalid(values),
+        cmap=_cmap(),
+        norm=Normalize(-limit, limit),
+        shading="flat",
+    )
+    _colour_bar(ax, mesh, cbar_label or _label(da), cbar_ends)
+    if shading is not None:
+        _contours(ax, xs, ys, _grid_values(shading, x, y, "shading"), shading_label)
+    if boundary is not None:
+        _boundary(ax, boundary, boundary_label)
+    ax.set_xlabel(_label(da[x]))
+    ax.set_ylabel(_label(da[y]))
+    if title:
+        ax.set_title(title)
+    if boundary is not None or shading_label:
+        ax.legend(
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.13),
+            ncols=2,
+            fontsize="small",
+            frameon=False,
+        )
+    return ax
+
+
+def save_figure(fig, path, *, dpi=150):
+    """Save ``fig`` to ``path`` (format from the suffix), creating parent directories.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure, e.g. ``phase_diagram(...).figure``.
+    path : str or os.PathLike
+        Output file, e.g. ``"phase.png"`` or ``"phase.pdf"``.
+    dpi : int
+        Resolution of raster formats.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+    """
+    path = Path(os.fspath(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    return path
+
+
+def _grid_values(da, x, y, name):
+    if set(da.dims) != {x, y} or x == y:
+        raise ValueError(f"{name} must have exactly the two dims {x!r} and {y!r}, got {da.dims}")
+    for dim in (x, y):
+        if dim not in da.coords:
+            raise ValueError(f"{name} needs a coordinate for its dim {dim!r}")
+    return np.asarray(da.transpose(y, x).values, dtype=float)
+
+
+def _edges(centres, name):
+    """Cell edges halfway between sorted, distinct centres (a single cell gets width 1)."""
+    centres = np.asarray(centres, dtype=float)
+    if centres.size == 1:
+        return centres[0] + np.array([-0.5, 0.5])
+    steps = np.diff(centres)
+    if not (np.all(steps > 0) or np.all(steps < 0)):
+        raise ValueError(f"coordinate {name!r} must be strictly monotonic to be plotted")
+    inner = centres[:-1] + steps / 2
+    return np.concatenate([[centres[0] - steps[0] / 2], inner, [centres[-1] + steps[-1] / 2]])
+
+
+def _colour_limit(values, vmax):
+    if vmax is not None:
+        if not vmax > 0:
+            raise ValueError(f"vmax must be positive, got {vmax}")
+        return float(vmax)
+    finite = np.abs(values[np.isfinite(values)])
+    return float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+
+
+def _cmap():
+    return colormaps[DIVERGING_CMAP].with_extremes(bad="0.8")
+
+
+def _colour_bar(ax, mesh, label, ends):
+    bar = ax.figure.colorbar(mesh, ax=ax, label=label)
+    if ends is not None:
+        low, high = ends
+        for text, y, va in ((low, -0.02, "top"), (high, 1.02, "bottom")):
+            bar.ax.text(0.5, y, text, transform=bar.ax.transAxes, ha="center", va=va, size="small")
+
+
+def _contours(ax, xs, ys, values, label):
+    if min(values.shape) < 2:
+        raise ValueError("shading needs at least 2 values along each dim to draw contours")
+    lines = ax.contour(
+        xs,
+        ys,
+        values,
+        levels=MaxNLocator(5).tick_values(np.nanmin(values), np.nanmax(values)),
+        colors="0.15",
+        linewidths=1.0,
+    )
+    lines.set_path_effects(_HALO)
+    for text in ax.clabel(lines, fontsize="x-small", fmt="%.2g"):
+        text.set_path_effects(_HALO)
+    if label:
+        ax.plot([], [], color="0.15", linewidth=1.0, label=label)
+
+
+def _boundary(ax, boundary, label):
+    bx, by = (np.asarray(v, dtype=float) for v in boundary)
+    if bx.shape != by.shape or bx.ndim != 1:
+        raise ValueError(
+            f"boundary must be two 1-D arrays of equal length, got shapes {bx.shape}, {by.shape}"
+        )
+    limits = ax.get_xlim(), ax.get_ylim()
+    ax.plot(bx, by, color="black", linestyle="--", linewidth=2, label=label, path_effects=_HALO)
+    ax.set_xlim(limits[0])
+    ax.set_ylim(limits[1])
+
+
+def _label(da):
+    name = da.attrs.get("long_name", da.name)
+    units = da.attrs.get("units")
+    return f"{name} [{units}]" if units else str(name)
