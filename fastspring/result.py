@@ -27,6 +27,8 @@ class SimulationResult:
     steps_taken : ndarray of int, shape (chains,)
     converged : ndarray of bool, shape (chains,)
         True where the relative-change threshold stopped the chain.
+    x_mean : ndarray, shape (chains, L), or None
+        Positions averaged over the steps after ``average_from`` (if asked).
     extras : dict
         Model-specific series, ``name -> (dims, array)`` with dims among
         ``time``, ``chain``, ``block``, e.g. velocities or energies.
@@ -42,6 +44,7 @@ class SimulationResult:
     trajectory: np.ndarray
     steps_taken: np.ndarray
     converged: np.ndarray
+    x_mean: np.ndarray | None = None
     extras: dict = field(default_factory=dict)
     model_params: dict = field(default_factory=dict)
 
@@ -86,6 +89,12 @@ class SimulationResult:
             "steps_taken": (("chain",), self.steps_taken),
             "stop_reason": (("chain",), self.stop_reason.astype(str)),
         }
+        if self.x_mean is not None:
+            data["x_mean"] = (
+                ("chain", "block"),
+                self.x_mean,
+                {"long_name": "time-averaged position"},
+            )
         data.update(self.extras)
         attrs = {"model": self.model, "dt": self.dt, "seed": self.seed}
         attrs.update({f"chain_{k}": v for k, v in asdict(self.chain).items()})

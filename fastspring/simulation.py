@@ -25,6 +25,7 @@ class Settings:
     seed: int
     record_every: int
     rtol: float  # < 0: no relative-change stop
+    average_from: int  # average positions over steps > average_from (== steps: none)
 
     @property
     def n_records(self) -> int:
@@ -38,7 +39,9 @@ class Settings:
         return steps * self.dt
 
 
-def make_settings(chain, *, dt, steps, chains, seed, record_every, rtol) -> Settings:
+def make_settings(
+    chain, *, dt, steps, chains, seed, record_every, rtol, average_from=None
+) -> Settings:
     """Check the integration settings; every error names the parameter and its range."""
     dt = check_real("dt", dt, low=0.0, low_open=True)
     steps = check_int("steps", steps, low=1)
@@ -48,7 +51,12 @@ def make_settings(chain, *, dt, steps, chains, seed, record_every, rtol) -> Sett
         record_every = max(1, steps // 100)
     record_every = check_int("record_every", record_every, low=1)
     rtol = -1.0 if rtol is None else check_real("rtol", rtol, low=0.0)
-    settings = Settings(dt, steps, chains, seed, record_every, rtol)
+    average_from = (
+        steps
+        if average_from is None
+        else check_int("average_from", average_from, low=0, high=steps - 1)
+    )
+    settings = Settings(dt, steps, chains, seed, record_every, rtol, average_from)
     size = settings.n_records * chains * chain.L * 8
     if size > MAX_RECORD_BYTES:
         raise ValueError(
@@ -86,6 +94,7 @@ def simulate(
     seed: int = 0,
     record_every: int | None = None,
     rtol: float | None = None,
+    average_from: int | None = None,
     noise_values=None,
     **model_params,
 ) -> SimulationResult:
@@ -114,6 +123,9 @@ def simulate(
         Record positions every so many steps (default: about 100 frames).
     rtol : float, optional
         Stop a chain once ``max_i |x_i(n+1) - x_i(n)| <= rtol * max_i |x_i(n+1)|``.
+    average_from : int, optional
+        Also return ``x_mean``, the positions averaged over the steps after
+        step ``average_from`` (``0 <= average_from < steps``).
     noise_values : array_like, optional
         Standard-normal draws to use instead of the generator, shape
         ``(steps, chains, L)`` or ``(steps, chains)`` for synchronous noise.
@@ -137,8 +149,9 @@ def simulate(
         )
     params = spec.check(chain, dt, **{**spec.defaults, **model_params})
     settings = make_settings(
-        chain, dt=dt, steps=steps, chains=chains, seed=seed, record_every=record_every, rtol=rtol
-    )
+        chain, dt=dt, steps=steps, chains=chains, seed=seed, record_every=record_every,
+        rtol=rtol, average_from=average_from,
+    )  # fmt: skip
     given = (
         None
         if noise_values is None

@@ -127,3 +127,10 @@ def test_records_and_stop_bookkeeping():
     assert ds["x"].dims == ("time", "chain", "block")
     assert ds["load"].dims == ("time", "chain", "layer")
     np.testing.assert_array_equal(ds["load"].isel(time=-1, layer=0), [1.0])
+
+
+def test_time_average_equals_mean_of_recorded_states():
+    chain, noise = Chain(4, 1, 1, 0.05, 0.1), Noise(0.3)
+    res = simulate(chain, noise, steps=400, chains=3, record_every=1, average_from=150)
+    np.testing.assert_allclose(res.x_mean, res.trajectory[151:].mean(axis=0), rtol=1e-13)
+    assert simulate(chain, noise, steps=10).x_mean is None

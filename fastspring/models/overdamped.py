@@ -32,12 +32,21 @@ def block_update(x_left, x, x_right, k, eta, mu_plus, mu_minus, eps):
     return x + eta * phi(force + eps, mu_plus, mu_minus)
 
 
+#: columns of the per-cell parameter table the kernel takes
+PARAMS = ("k", "y", "mu_plus", "mu_minus", "dt", "sigma", "bound", "decay")
+#: columns of the per-cell integer table: noise kind code, synchronous flag
+FLAGS = ("kind", "synchronous")
+
+
 @jit
 def _run_tile(
-    x_out, rec, steps_taken, converged, k, y, mu_plus, mu_minus, eta, sigma, kind, bound,
-    decay, sync, seed, chain0, steps, record_every, rtol, given, use_given,
+    x_out, mean_out, rec, steps_taken, converged, params, flags, seed, chain0, steps,
+    record_every, rtol, average_from, given, use_given,
 ):  # fmt: skip
-    """Integrate one tile of chains; arrays are views of the tile's chains."""
+    """Integrate one tile of chains of one cell; arrays are views of the tile's chains."""
+    k, y, mu_plus, mu_minus, eta, sigma, bound, decay = params
+    kind = flags[0]
+    sync = flags[1] != 0
     chains, L = x_out.shape
     rows = 1 if sync else L
     pos = np.zeros((L + 2, chains))
@@ -48,6 +57,7 @@ def _run_tile(
     xmax = np.empty(chains)
     active = np.ones(chains, dtype=np.bool_)
     n_active = chains
+    mean_out[:] = 0.0
     rec[0] = 0.0
     n_rec = rec.shape[0]
     next_rec = 1
@@ -77,6 +87,11 @@ def _run_tile(
                 pos[i, c] = new
                 dmax[c] = max(dmax[c], abs(new - old))
                 xmax[c] = max(xmax[c], abs(new))
+        if n >= average_from:
+            for c in range(chains):
+                if active[c]:
+                    for i in range(L):
+                        mean_out[c, i] += pos[i + 1, c]
         if rtol >= 0.0:
             for c in range(chains):
                 if active[c] and dmax[c] <= rtol * xmax[c]:
@@ -97,35 +112,42 @@ def _run_tile(
     for c in range(chains):
         if active[c]:
             steps_taken[c] = steps
+        averaged = steps_taken[c] - average_from
         for i in range(L):
             x_out[c, i] = pos[i + 1, c]
+            mean_out[c, i] = mean_out[c, i] / averaged if averaged > 0 else np.nan
 
 
 @pjit
 def run_overdamped(
-    x_out, rec, steps_taken, converged, k, y, mu_plus, mu_minus, eta, sigma, kind, bound,
-    decay, sync, seed, chain0, steps, record_every, rtol, given, use_given,
+    x_out, mean_out, rec, steps_taken, converged, params, flags, seed, chain0, steps,
+    record_every, rtol, average_from, given, use_given,
 ):  # fmt: skip
-    """Integrate ``x_out.shape[0]`` chains of the map (Eq. 6), tiles in parallel.
+    """Integrate the map (Eq. 6) for ``cells x chains`` chains, tiles in parallel.
 
-    Parameters are arrays and scalars only (validated by the caller):
-    ``x_out (chains, L)`` final positions, ``rec (n_rec, chains, L)`` records
-    every ``record_every`` steps (``rec[0]`` the initial state; records after a
-    chain stops repeat its final state), ``steps_taken (chains,)`` int64,
-    ``converged (chains,)`` bool; ``kind`` the noise code, ``bound`` (inf for
-    Gaussian noise), ``decay`` the rate of ``sigma * exp(-decay t)``, ``sync``
-    one draw per chain and step; ``seed``/``chain0`` (uint64) key the RNG;
-    ``rtol < 0`` disables the relative-change stop; ``given (steps, chains,
-    rows)`` standard-normal draws used instead of the RNG when ``use_given``.
+    Arrays and scalars only (validated by the caller).  Per cell ``j``:
+    ``params[j]`` holds the columns :data:`PARAMS` (``bound`` is inf for
+    Gaussian noise; ``decay`` the rate of ``sigma * exp(-decay t)``) and
+    ``flags[j]`` the columns :data:`FLAGS`.  Outputs: ``x_out (cells, chains,
+    L)`` final positions; ``mean_out`` the same shape, positions averaged over
+    the steps after ``average_from`` (NaN if none); ``rec (cells, n_rec,
+    chains, L)`` records every ``record_every`` steps (``rec[:, 0]`` the
+    initial state; records after a chain stops repeat its final state);
+    ``steps_taken`` (int64) and ``converged`` (bool), shape (cells, chains).
+    ``seed`` and ``chain0`` (uint64) key the RNG: chain ``c`` of every cell
+    draws from stream ``(seed, chain0 + c)``.  ``rtol < 0`` disables the
+    relative-change stop.  ``given (steps, chains, rows)`` holds standard-normal
+    draws used instead of the generator when ``use_given``.
     """
-    chains = x_out.shape[0]
+    cells, chains = x_out.shape[:2]
     n_tiles = (chains + TILE - 1) // TILE
-    for t in prange(n_tiles):
-        lo = t * TILE
+    for job in prange(cells * n_tiles):
+        j = job // n_tiles
+        lo = (job % n_tiles) * TILE
         hi = min(lo + TILE, chains)
         g = given[:, lo:hi, :] if use_given else given
         _run_tile(
-            x_out[lo:hi], rec[:, lo:hi, :], steps_taken[lo:hi], converged[lo:hi], k, y,
-            mu_plus, mu_minus, eta, sigma, kind, bound, decay, sync, seed,
-            chain0 + np.uint64(lo), steps, record_every, rtol, g, use_given,
+            x_out[j, lo:hi], mean_out[j, lo:hi], rec[j, :, lo:hi, :], steps_taken[j, lo:hi],
+            converged[j, lo:hi], params[j], flags[j], seed, chain0 + np.uint64(lo), steps,
+            record_every, rtol, average_from, g, use_given,
         )  # fmt: skip
