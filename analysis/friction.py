@@ -358,9 +358,7 @@ def critical_bound(mu_plus, mu_minus):
     return np.where(mu_minus >= mu_plus, mu_plus, np.inf)[()]
 
 
-def critical_sigma(
-    mu_plus, mu_minus, window, kind="gaussian", bound=None, rule="expected_max"
-):
+def critical_sigma(mu_plus, mu_minus, window, kind="gaussian", bound=None, rule="expected_max"):
     """Noise level ``sigma*`` at which the load curve turns linear over ``window`` steps.
 
     Solves ``effective_bound(sigma*) = mu_plus`` (:func:`critical_bound`): for Gaussian
