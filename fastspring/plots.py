@@ -1,4 +1,4 @@
-"""Figures: phase diagrams of a curvature over two parameters.
+"""Figures: phase diagrams of a curvature over two parameters, and single runs.
 
 Figures are built on :class:`matplotlib.figure.Figure` directly, never through
 ``pyplot``: nothing here needs a display or changes matplotlib's global backend,
@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib import colormaps, patheffects
+from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
@@ -203,3 +204,56 @@ def _label(da):
     name = da.attrs.get("long_name", da.name)
     units = da.attrs.get("units")
     return f"{name} [{units}]" if units else str(name)
+
+
+def run_figure(result, *, chain=0, prediction=None, title=None):
+    """Block trajectories over time and the final load curve of one simulation.
+
+    Parameters
+    ----------
+    result : fastspring.SimulationResult
+    chain : int
+        The chain whose trajectories are drawn (the load-curve panel shows the
+        mean over all chains with their 5--95 % band).
+    prediction : array_like, shape (L + 1,), optional
+        A load curve to overlay, e.g. Eq. 7 or Eq. 8 from :mod:`analysis`.
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    L = result.chain.L
+    fig = Figure(figsize=(10.5, 4.2), layout="constrained")
+    ax_t, ax_d = fig.subplots(1, 2)
+    cmap = colormaps["viridis"]
+    norm = Normalize(0.5, L + 0.5)
+    for i in range(L):
+        ax_t.plot(result.times, result.trajectory[:, chain, i], color=cmap(norm(i + 1)), lw=1.2)
+    bar = fig.colorbar(ScalarMappable(norm, cmap), ax=ax_t, label="block (layer) index")
+    bar.set_ticks(
+        np.arange(1, L + 1) if L <= 12 else MaxNLocator(8, integer=True).tick_values(1, L)
+    )
+    ax_t.set_xlabel(r"time $t$ (steps $\times$ dt)")
+    ax_t.set_ylabel(r"block position $x_i$")
+    ax_t.set_title(f"trajectories, chain {chain}")
+    layers = np.arange(L + 1)
+    load = result.load
+    ax_d.fill_between(
+        layers, *np.percentile(load, [5, 95], axis=0), color="C0", alpha=0.25,
+        label="5-95 % of chains" if load.shape[0] > 1 else None,
+    )  # fmt: skip
+    ax_d.plot(layers, load.mean(axis=0), "o-", color="C0", label="simulated (mean)")
+    if prediction is not None:
+        ax_d.plot(layers, prediction, "k--", lw=1.5, label="prediction")
+    y = result.chain.y
+    ax_d.plot(layers, y * (L + 1 - layers) / (L + 1), color="0.5", lw=1, ls=":",
+              label="linear (equiseparated)")  # fmt: skip
+    ax_d.set_xlabel(r"layer $\ell$")
+    ax_d.set_ylabel(r"load $d_\ell = y - x_\ell$")
+    ax_d.set_title(f"final load curve, t = {result.times[-1]:g}")
+    ax_d.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax_d.legend(fontsize="small")
+    if title:
+        fig.suptitle(title)
+    return fig

@@ -147,11 +147,11 @@ def simulate(
         raise TypeError(
             f"model {model!r} takes parameters {sorted(spec.defaults)}, got {sorted(unknown)}"
         )
-    params = spec.check(chain, dt, **{**spec.defaults, **model_params})
     settings = make_settings(
         chain, dt=dt, steps=steps, chains=chains, seed=seed, record_every=record_every,
         rtol=rtol, average_from=average_from,
     )  # fmt: skip
+    params = spec.check(chain, settings.dt, **{**spec.defaults, **model_params})
     given = (
         None
         if noise_values is None
