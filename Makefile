@@ -15,7 +15,8 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/fastspring reproduce --quick --out results
+	mkdir -p results
+	$(BIN)/fastspring simulate --chains 100 --out results/simulate.nc --plot results/simulate.png
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
