@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
-from fastspring.params import check_int
+from fastspring.params import check_int, check_real
 from fastspring.store import DONE, MemoryCells, ZarrCells, as_text, is_text, jsonable
 
 #: without a client, a batch function is called about this many times per run, so that
@@ -232,12 +232,23 @@ def _local_results(compute, groups):
         yield group, compute([cell.kwargs for cell in group])
 
 
+def _apply(compute, kwargs_list):
+    return compute(kwargs_list)
+
+
 def _dask_results(client, compute, groups):
-    """Yield ``(group, datasets)`` as the cluster finishes them; cancel the rest on exit."""
+    """Yield ``(group, datasets)`` as the cluster finishes them; cancel the rest on exit.
+
+    The function is sent to the workers once (it may carry data, e.g. a
+    ``functools.partial`` holding a training set), not with every task.
+    """
     from distributed import as_completed
 
+    if not groups:
+        return
+    [remote] = client.scatter([compute], broadcast=True, hash=False)
     pending = {
-        client.submit(compute, [cell.kwargs for cell in group], pure=False): group
+        client.submit(_apply, remote, [cell.kwargs for cell in group], pure=False): group
         for group in groups
     }
     try:
@@ -254,6 +265,9 @@ class _ProgressBar:
 
     def __init__(self, enabled, desc, total, done, units_per_cell):
         unit, per_cell = ("cell", 1) if units_per_cell is None else units_per_cell
+        if not isinstance(unit, str):
+            raise TypeError(f"units_per_cell must be (unit name, amount), got {units_per_cell!r}")
+        check_real("units_per_cell amount", per_cell, low=0.0, low_open=True)
         self._scaled = units_per_cell is not None
         self._total = total
         self._bar = tqdm(

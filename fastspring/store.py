@@ -124,7 +124,7 @@ class CellLayout:
     def extract(self, cell, axis_names, where):
         """Check ``cell`` against the layout and return its variables as NumPy arrays."""
         cell = _without_axis_coords(cell, axis_names, where)
-        if list(cell.data_vars) != list(self.variables):
+        if set(cell.data_vars) != set(self.variables):
             raise ValueError(
                 f"the cell at {where} returned variables {list(cell.data_vars)}, "
                 f"the grid holds {list(self.variables)}"
@@ -199,9 +199,13 @@ class _Cells:
         if self.layout is None:
             self.layout = CellLayout.from_cell(cells[0], axis_names, descriptions[0])
             self._allocate(self.layout)
-        for index, cell, where in zip(indices, cells, descriptions, strict=True):
-            for name, values in self.layout.extract(cell, axis_names, where).items():
-                self._put(name, index, values)
+        values = [
+            self.layout.extract(cell, axis_names, where)
+            for cell, where in zip(cells, descriptions, strict=True)
+        ]
+        for selection, members in _runs(indices):
+            for name in self.layout.variables:
+                self._put(name, selection, np.stack([values[i][name] for i in members]))
         self._mark_done(indices)
 
     def to_dataset(self):
@@ -214,6 +218,23 @@ class _Cells:
             for name, spec in self.layout.variables.items()
         }
         return xr.Dataset(data, coords=coords, attrs=dict(self.layout.attrs))
+
+
+def _runs(indices):
+    """Split grid indices into runs along the last axis, for one write per run.
+
+    Yields ``(selection, members)``: the selection (the leading indices, then a
+    slice of the last axis) covering the cells at positions ``members`` of
+    ``indices``.  Cells in C order form few runs, so a batch costs few writes.
+    """
+    start = 0
+    for stop in range(1, len(indices) + 1):
+        if stop == len(indices) or indices[stop] != indices[stop - 1][:-1] + (
+            indices[stop - 1][-1] + 1,
+        ):
+            first, last = indices[start], indices[stop - 1]
+            yield first[:-1] + (slice(first[-1], last[-1] + 1),), range(start, stop)
+            start = stop
 
 
 class MemoryCells(_Cells):
@@ -233,8 +254,8 @@ class MemoryCells(_Cells):
         for name, spec in layout.variables.items():
             self._arrays[name] = np.empty(self.shape + spec.shape, dtype=spec.dtype)
 
-    def _put(self, name, index, values):
-        self._arrays[name][index] = values
+    def _put(self, name, selection, values):
+        self._arrays[name][selection] = values
 
     def _mark_done(self, indices):
         for index in indices:
@@ -267,13 +288,16 @@ class ZarrCells(_Cells):
     def __init__(self, path, axes, fingerprint):
         self.path = os.fspath(path)
         self._group = _open_or_create(self.path, axes, fingerprint)
-        done = np.asarray(self._group[DONE][...], dtype=bool)
-        super().__init__(axes, done, _stored_layout(self._group, len(axes)))
+        self._done = self._group[DONE]
+        layout = _stored_layout(self._group, len(axes))
+        # opened once: looking an array up in the group re-reads its metadata from disk
+        self._arrays = {} if layout is None else {n: self._group[n] for n in layout.variables}
+        super().__init__(axes, np.asarray(self._done[...], dtype=bool), layout)
 
     def _allocate(self, layout):
         grid_dims, ones = list(self.axes), (1,) * len(self.axes)
         for name, spec in layout.variables.items():
-            self._group.create_array(
+            self._arrays[name] = self._group.create_array(
                 name,
                 shape=self.shape + spec.shape,
                 chunks=ones + spec.shape,
@@ -289,16 +313,16 @@ class ZarrCells(_Cells):
             variables=list(layout.variables), coords=list(layout.coords), cell_attrs=layout.attrs
         )
 
-    def _put(self, name, index, values):
-        self._group[name][index] = values
+    def _put(self, name, selection, values):
+        self._arrays[name][selection] = values
 
     def _mark_done(self, indices):
-        self._group[DONE].vindex[tuple(np.array(indices).T)] = True
+        self._done.vindex[tuple(np.array(indices).T)] = True
         for index in indices:
             self.done[index] = True
 
     def _read(self, name, spec):
-        values = self._group[name][...]
+        values = self._arrays[name][...]
         return as_text(values) if is_text(spec.dtype) else np.asarray(values)
 
 

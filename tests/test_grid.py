@@ -97,12 +97,19 @@ def test_cells_receive_python_scalars_in_c_order(tmp_path):
 
 
 @pytest.mark.parametrize("batch", [None, 1, 5, 100])
-def test_batch_fn_equals_cell_fn(batch):
+def test_batch_fn_equals_cell_fn(batch, tmp_path):
     one_by_one = run_grid(toy_cell, AXES, fingerprint="f", progress=False)
-    batched = run_grid(
-        None, AXES, fingerprint="f", batch_fn=toy_batch, batch=batch, progress=False
-    )
-    xr.testing.assert_identical(batched, one_by_one)
+    for store in (None, tmp_path / "s.zarr"):
+        batched = run_grid(
+            None,
+            AXES,
+            fingerprint="f",
+            batch_fn=toy_batch,
+            batch=batch,
+            store=store,
+            progress=False,
+        )
+        xr.testing.assert_identical(batched, one_by_one)
 
 
 def test_store_resumes_without_recomputing(tmp_path):
@@ -271,6 +278,7 @@ def ragged_cell(sigma, mu):
         ({"batch": 0}, ValueError, "batch must be an integer in"),
         ({"cell_fn": None}, ValueError, "exactly one of cell_fn and batch_fn"),
         ({"batch_fn": toy_batch}, ValueError, "exactly one of cell_fn and batch_fn"),
+        ({"units_per_cell": ("chain", 0)}, ValueError, "units_per_cell amount must lie in"),
         ({"cell_fn": ragged_cell}, ValueError, "variable 'x' of the cell at sigma=0.25, mu=0.0"),
         (
             {"cell_fn": None, "batch_fn": lambda kws: [], "batch": 3},
@@ -326,3 +334,22 @@ def test_dask_error_propagates_and_keeps_finished_cells(client, tmp_path):
     with pytest.raises(ValueError, match="variable 'x'"):
         run_grid(ragged_cell, AXES, fingerprint="f", client=client, store=store, progress=False)
     assert zarr.open_group(store)[DONE][...].sum() < N_CELLS
+
+
+class CountedPickles:
+    """A cell function that counts how often the driver pickles it."""
+
+    pickled = 0
+
+    def __getstate__(self):
+        CountedPickles.pickled += 1
+        return self.__dict__
+
+    def __call__(self, sigma, mu):
+        return toy_cell(sigma, mu)
+
+
+def test_dask_sends_the_cell_function_once_not_per_task(client):
+    CountedPickles.pickled = 0
+    run_grid(CountedPickles(), AXES, fingerprint="f", client=client, progress=False)
+    assert CountedPickles.pickled <= 2 < N_CELLS
