@@ -15,8 +15,7 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	mkdir -p results
-	$(BIN)/fastspring simulate --chains 100 --out results/simulate.nc --plot results/simulate.png
+	$(BIN)/fastspring reproduce --quick --out results
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -91,6 +91,27 @@ def _simulate(args):
     return 0
 
 
+def _add_reproduce(subparsers):
+    p = subparsers.add_parser(
+        "reproduce",
+        help="reproduce the paper's figures and write report.html",
+        description="Run every experiment of the paper on the embedded defaults (no download, "
+        "no GPU), store the data as NetCDF/Zarr, draw the figures and write report.html. "
+        "An interrupted run resumes where it stopped.",
+    )
+    p.add_argument("--out", default="results", help="output folder (default ./results)")
+    p.add_argument("--quick", action="store_true", help="fewer chains/steps/cells: minutes")
+    p.set_defaults(func=_reproduce)
+
+
+def _reproduce(args):
+    from .reproduce import reproduce
+
+    path = reproduce(args.out, quick=args.quick)
+    print(f"wrote {path}")
+    return 0
+
+
 def build_parser():
     """The full argument parser with every sub-command."""
     parser = argparse.ArgumentParser(
@@ -100,6 +121,7 @@ def build_parser():
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_simulate(subparsers)
+    _add_reproduce(subparsers)
     return parser
 
 
