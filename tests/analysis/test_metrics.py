@@ -51,17 +51,19 @@ def test_linear_curve_has_zero_curvature_and_is_linear(n, intercept, slope):
     assert abs(r["c_rel"]) <= scale / (slope * (n - 1)) + 1e-15
 
 
-@given(n_points, st.floats(-5, 5), st.floats(-5, 5), st.floats(-5, 5))
-def test_quadratic_curve_gets_the_label_of_its_curvature(n, a, b, q):
+@given(n_points, st.floats(-5, 5), st.floats(1e-3, 10), st.floats(-5, 5))
+def test_quadratic_curve_gets_the_label_of_its_curvature(n, a, drop, q):
     L = n - 1
+    b = -(drop + q * L**2) / L  # so that D_0 - D_L = drop > 0
     ell = np.arange(n, dtype=float)
     D = a + b * ell + q * ell**2
-    drop = -b * L - q * L**2
     c_expected = 2 * q * (L - 1)
     r = load_curve_metrics(D)
-    assert r["c"] == pytest.approx(c_expected, rel=1e-9, abs=1e-9 * (abs(a) + 1))
-    assume(drop > 1e-6 * (abs(a) + abs(b) * L + abs(q) * L**2 + 1))
-    # a quadratic is smooth, so any clear positive drop is a determined phase
+    scale = abs(a) + abs(b) * L + abs(q) * L**2 + 1
+    assert r["c"] == pytest.approx(c_expected, rel=1e-9, abs=1e-12 * scale)
+    assert r["drop"] == pytest.approx(drop, rel=1e-9, abs=1e-12 * scale)
+    # a quadratic is smooth, so any clear positive drop gives a determined phase
+    assume(drop > 1e-9 * scale)
     c_rel = c_expected / drop
     assert r["c_rel"] == pytest.approx(c_rel, rel=1e-6, abs=1e-9)
     if c_rel > 1.01 * DEFAULT_PHASE_TOL:
@@ -71,7 +73,7 @@ def test_quadratic_curve_gets_the_label_of_its_curvature(n, a, b, q):
     elif abs(c_rel) < 0.99 * DEFAULT_PHASE_TOL:
         assert r["phase"] == "linear"
     # sign convention: q > 0 is convex (shallow layers learn more: delta_1 > delta_L)
-    if abs(q) > 1e-9 * (abs(a) + abs(b) + 1):
+    if abs(q) > 1e-9 * scale:
         assert np.sign(r["c"]) == np.sign(q)
 
 
