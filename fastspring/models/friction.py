@@ -18,15 +18,25 @@ def phi(f, mu_plus, mu_minus):
     """Friction activation (SPEC Eq. for phi): the asymmetric dead zone.
 
     ``max(f - mu_plus, 0) + min(f + mu_minus, 0)``, which equals the three-case
-    definition bit for bit when ``mu_plus, mu_minus >= 0``.
+    definition bit for bit when ``mu_plus, mu_minus >= 0``.  The two terms are
+    written as the comparison and select that Numba's ``max``/``min`` lower to
+    (``max(a, b)`` is ``b if b > a else a``), so the result is the same to the
+    bit, and the function also compiles for ``numba.cuda``, whose two-argument
+    ``max``/``min`` fail to compile in Numba 0.66--0.68 (numba/numba#10753).
     """
-    return max(f - mu_plus, 0.0) + min(f + mu_minus, 0.0)
+    up = f - mu_plus
+    down = f + mu_minus
+    return (0.0 if 0.0 > up else up) + (0.0 if 0.0 < down else down)
 
 
 @device
 def clip(eps, bound):
-    """Clip ``eps`` to ``[-bound, bound]``; the identity for ``bound = inf``."""
-    return min(max(eps, -bound), bound)
+    """Clip ``eps`` to ``[-bound, bound]``; the identity for ``bound = inf``.
+
+    ``min(max(eps, -bound), bound)`` spelled as comparisons (see :func:`phi`).
+    """
+    low = -bound if -bound > eps else eps
+    return bound if bound < low else low
 
 
 @jit
