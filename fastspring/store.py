@@ -8,13 +8,17 @@ coordinates, attributes) and checks every later cell against it.
 :class:`ZarrCells` persists the cells in a Zarr (format 3) group so that a run that
 dies can be resumed:
 
-* every variable is chunked one cell per chunk, so writing a cell never touches
-  another cell's data;
-* a boolean mask ``_cell_done`` (also one chunk per cell) is set only after all of
-  a cell's data are written.  A process killed at any instant therefore leaves at
-  worst a half-written cell whose flag is unset; it is recomputed on resume.
-* the group's attributes hold the grid's fingerprint and axis names, and the axis
-  values are coordinate arrays; a resume with other values is refused.
+* one process, the driver, writes the store, and it writes a cell's data before
+  setting the cell's flag in the boolean mask ``_cell_done``;
+* Zarr writes every chunk (data, mask or metadata) to a temporary file and renames
+  it into place (zarr >= 3.1.3), so a chunk on disk is always a complete old or new
+  version.  A chunk holds a run of cells along the last grid axis (at most about
+  256 KiB), so the store has few files even for large grids.
+
+A process killed at any instant therefore leaves every flagged cell intact and at
+worst cells whose data are written but whose flag is unset; those are recomputed
+on resume.  The group's attributes hold the fingerprint and axis names, the axis
+values are coordinate arrays, and a resume with other ones is refused.
 
 Layout of the store (``xarray.open_zarr`` can read it; strings are variable-length)::
 
@@ -22,8 +26,8 @@ Layout of the store (``xarray.open_zarr`` can read it; strings are variable-leng
       zarr.json          attributes: format, fingerprint, axes, variables, coords, cell_attrs
       <axis>             one coordinate array per grid axis
       <coordinate>       grid-invariant coordinates of a cell (e.g. ``layer``)
-      <variable>         grid dims + cell dims, chunks (1, ..., 1, *cell shape)
-      _cell_done         grid dims, bool, written last for each cell
+      <variable>         grid dims + cell dims
+      _cell_done         grid dims, bool, set after a cell's data are written
 """
 
 from __future__ import annotations
@@ -40,6 +44,10 @@ FORMAT = "fastspring.grid/1"
 DONE = "_cell_done"
 _TEXT_KINDS = "UOT"
 _DATA_KINDS = "biufc" + _TEXT_KINDS
+#: the largest chunk worth aiming for: fewer files, yet cheap to rewrite for one cell
+_CHUNK_BYTES = 1 << 18
+#: bytes per string assumed when sizing chunks
+_TEXT_ITEMSIZE = 16
 
 
 def is_text(dtype):
@@ -295,12 +303,13 @@ class ZarrCells(_Cells):
         super().__init__(axes, np.asarray(self._done[...], dtype=bool), layout)
 
     def _allocate(self, layout):
-        grid_dims, ones = list(self.axes), (1,) * len(self.axes)
+        grid_dims = list(self.axes)
         for name, spec in layout.variables.items():
+            itemsize = _TEXT_ITEMSIZE if is_text(spec.dtype) else spec.dtype.itemsize
             self._arrays[name] = self._group.create_array(
                 name,
                 shape=self.shape + spec.shape,
-                chunks=ones + spec.shape,
+                chunks=grid_chunks(self.shape, itemsize * int(np.prod(spec.shape))) + spec.shape,
                 dtype=str if is_text(spec.dtype) else spec.dtype,
                 dimension_names=grid_dims + list(spec.dims),
                 attributes=spec.attrs,
@@ -324,6 +333,12 @@ class ZarrCells(_Cells):
     def _read(self, name, spec):
         values = self._arrays[name][...]
         return as_text(values) if is_text(spec.dtype) else np.asarray(values)
+
+
+def grid_chunks(shape, cell_bytes):
+    """Chunk shape over the grid dims: 1 along each but the last, a run of cells along it."""
+    along_last = max(1, min(shape[-1], _CHUNK_BYTES // max(cell_bytes, 1)))
+    return (1,) * (len(shape) - 1) + (along_last,)
 
 
 def _write_array(group, name, values, dims, attrs):
@@ -365,7 +380,7 @@ def _create(path, axes, fingerprint):
     group.create_array(
         DONE,
         shape=shape,
-        chunks=[1] * len(shape),
+        chunks=grid_chunks(shape, 1),
         dtype=bool,
         fill_value=False,
         dimension_names=grid_dims,

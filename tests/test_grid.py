@@ -157,6 +157,13 @@ def direct_run():
     return run_grid(toy_cell, AXES, fingerprint=FINGERPRINT, progress=False)
 
 
+def test_zarr_writes_chunks_atomically():
+    """Crash safety relies on it: a chunk shared by several cells is replaced, never torn."""
+    from packaging.version import Version
+
+    assert Version(zarr.__version__) >= Version("3.1.3")
+
+
 def test_half_written_cell_is_recomputed(tmp_path):
     """Data written but flag unset (a kill between the two writes): the cell is redone."""
     store, counter = tmp_path / "scan.zarr", tmp_path / "calls.txt"
