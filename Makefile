@@ -19,10 +19,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
-	$(BIN)/ruff check fastspring analysis dnn tests benchmarks scripts
+	$(BIN)/ruff check .
 
 lint: $(STAMP)
-	$(BIN)/ruff check fastspring analysis dnn tests benchmarks scripts
+	$(BIN)/ruff check .
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_overdamped.py
