@@ -93,27 +93,12 @@ def _bump(k0, k1):
 def philox4x32_10(c0, c1, c2, c3, k0, k1):
     """Philox4x32 with 10 rounds.
 
-    All arguments and results are ``uint64`` holding 32-bit words.  Written out
-    round by round (no loop) so the compiler sees straight-line code.
+    All arguments and results are ``uint64`` holding 32-bit words.  The loop
+    has a constant trip count and is fully unrolled by the compiler.
     """
-    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, k0, k1)
-    k0, k1 = _bump(k0, k1)
-    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, k0, k1)
-    k0, k1 = _bump(k0, k1)
-    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, k0, k1)
-    k0, k1 = _bump(k0, k1)
-    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, k0, k1)
-    k0, k1 = _bump(k0, k1)
-    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, k0, k1)
-    k0, k1 = _bump(k0, k1)
-    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, k0, k1)
-    k0, k1 = _bump(k0, k1)
-    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, k0, k1)
-    k0, k1 = _bump(k0, k1)
-    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, k0, k1)
-    k0, k1 = _bump(k0, k1)
-    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, k0, k1)
-    k0, k1 = _bump(k0, k1)
+    for _ in range(9):
+        c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, k0, k1)
+        k0, k1 = _bump(k0, k1)
     return _philox_round(c0, c1, c2, c3, k0, k1)
 
 
