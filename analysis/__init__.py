@@ -8,6 +8,8 @@ neural networks", arXiv:2407.19353 (Phys. Rev. Lett. 2025).
 * :func:`effective_friction`, :func:`effective_equilibrium`, :func:`predicted_phase`,
   :func:`critical_bound`, :func:`critical_sigma` -- Eq. 8 and the noise-driven phase
   transition concave -> linear -> convex;
+* :func:`mean_field_positions`, :func:`critical_sigma_mean_field` -- the noise-averaged
+  map and the finite-time transition it predicts;
 * :func:`load_curve`, :func:`load_curve_metrics` -- load curves and their shape;
 * :func:`elastic_energy`, :func:`equiseparated`, :func:`minimum_elastic_energy`.
 """
@@ -34,6 +36,7 @@ from .loads import (
     load_curve_metrics,
     minimum_elastic_energy,
 )
+from .mean_field import critical_sigma_mean_field, mean_field_positions
 
 __all__ = [
     "DEFAULT_DROP_TOL",
@@ -42,6 +45,7 @@ __all__ = [
     "Equilibrium",
     "critical_bound",
     "critical_sigma",
+    "critical_sigma_mean_field",
     "effective_bound",
     "effective_equilibrium",
     "effective_friction",
@@ -53,6 +57,7 @@ __all__ = [
     "load_curve",
     "load_curve_metrics",
     "mean_drift",
+    "mean_field_positions",
     "minimum_elastic_energy",
     "mobilised_count",
     "predicted_phase",

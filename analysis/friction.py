@@ -31,8 +31,12 @@ Write ``m = (mu_plus + mu_minus)/2`` and ``c = (mu_plus - mu_minus)/2``.
   like bounded noise with ``a`` about the largest draw, which we take to be the
   expected maximum of ``T`` draws (``rule="expected_max"``, computed exactly by
   quadrature; it is close to ``sigma sqrt(2 ln T)`` for huge ``T``, the cruder
-  ``rule="sqrt2log"``). This finite-window rule is an approximation; how well it
-  predicts the simulated crossover is measured in ``benchmarks/check_phase_transition.py``.
+  ``rule="sqrt2log"``). This finite-window rule is only a rough guide: measured on
+  the overdamped map (``benchmarks/check_phase_transition.py``) it puts the linear
+  point sigma* too low by a factor 1.5 to 8.4, because moving a block takes many
+  small exceedances and the elapsed time ``T dt`` matters, not only ``T``. For a
+  quantitative finite-time prediction use :func:`analysis.critical_sigma_mean_field`
+  (the noise-averaged map; within about 1 % there).
 """
 
 import math
@@ -122,26 +126,34 @@ def _stop_loss_gaussian(u, sigma):
 
 
 def _stop_loss_positive(u, sigma, kind, bound):
-    """``g(u) = E (eps - u)_+`` for ``u >= 0`` and the symmetric noise ``eps``."""
-    if sigma == 0.0:
-        return np.zeros_like(u)
+    """``g(u) = E (eps - u)_+`` for ``u >= 0`` and the symmetric noise ``eps``.
+
+    ``sigma`` may be an array broadcastable against ``u`` (rows of a noise sweep).
+    """
+    sigma = np.asarray(sigma, dtype=float)
+    silent = sigma == 0.0
+    if np.all(silent):
+        return np.zeros(np.broadcast_shapes(np.shape(u), sigma.shape))
+    s = np.where(silent, 1.0, sigma)
     if kind == "gaussian":
-        return _stop_loss_gaussian(u, sigma)
-    a = bound
-    inside = u < a
-    ui = np.where(inside, u, 0.0)
-    if kind == "clipped":
-        # (min(X, a) - u)_+ = (X - u)_+ - (X - a)_+ for u < a; the lower clip never counts
-        val = _stop_loss_gaussian(ui, sigma) - _stop_loss_gaussian(np.float64(a), sigma)
-        return np.where(inside, val, 0.0)
-    # truncated: E[(X - u) 1{u < X <= a}] / P(|X| <= a)
-    alpha = a / sigma
-    v = ui / sigma
-    num = sigma * (np.exp(-0.5 * v * v) - math.exp(-0.5 * alpha * alpha)) / _SQRT_2PI - ui * (
-        special.ndtr(-v) - special.ndtr(-alpha)
-    )
-    mass = 1.0 - 2.0 * special.ndtr(-alpha)
-    return np.where(inside, num / mass, 0.0)
+        val = _stop_loss_gaussian(u, s)
+    else:
+        a = bound
+        inside = u < a
+        ui = np.where(inside, u, 0.0)
+        if kind == "clipped":
+            # (min(X, a) - u)_+ = (X - u)_+ - (X - a)_+ for u < a; the lower clip never counts
+            val = _stop_loss_gaussian(ui, s) - _stop_loss_gaussian(np.float64(a), s)
+        else:
+            # truncated: E[(X - u) 1{u < X <= a}] / P(|X| <= a)
+            alpha = a / s
+            v = ui / s
+            num = s * (np.exp(-0.5 * v * v) - np.exp(-0.5 * alpha * alpha)) / _SQRT_2PI - ui * (
+                special.ndtr(-v) - special.ndtr(-alpha)
+            )
+            val = num / (1.0 - 2.0 * special.ndtr(-alpha))
+        val = np.where(inside, val, 0.0)
+    return np.where(silent, 0.0, val)
 
 
 def _stop_loss(t, sigma, kind, bound):
@@ -293,7 +305,9 @@ def effective_friction(mu_plus, mu_minus, noise, window=None, rule="expected_max
     * large noise (``a >= m``; Gaussian noise with ``window=None``):
       ``mu_bar = c = (mu_plus - mu_minus)/2``, for every noise level;
     * Gaussian noise over a finite window of ``T`` steps: bounded noise with ``a`` the
-      expected maximum of ``T`` draws (approximation, see the module docstring).
+      expected maximum of ``T`` draws -- a rough approximation that overestimates the
+      effect of the noise (see the module docstring and
+      :func:`analysis.critical_sigma_mean_field`).
 
     Parameters
     ----------
@@ -366,6 +380,10 @@ def critical_sigma(mu_plus, mu_minus, window, kind="gaussian", bound=None, rule=
     or ``mu_plus / sqrt(2 ln T)`` (``rule="sqrt2log"``); for clipped / truncated noise of
     a fixed ``bound`` it is found by root bracketing, and is ``inf`` when
     ``bound <= mu_plus``. ``inf`` when ``mu_minus < mu_plus`` (never linear).
+
+    This is the finite-window rule of the module docstring: on the overdamped map the
+    simulated sigma* was 1.5 to 8.4 times larger (more for short runs and small dt).
+    :func:`analysis.critical_sigma_mean_field` is the accurate finite-time prediction.
 
     Parameters
     ----------
