@@ -88,6 +88,10 @@ def test_mean_drift_matches_monte_carlo(F, mp, mm, noise, seed):
     rng = np.random.default_rng(seed)
     n = 40_000
     v = friction_activation(F + sample(noise, n, rng), mp, mm)
+    hits = np.count_nonzero(v)
+    # the sample standard error is trustworthy only when the block moved often enough
+    # (a handful of tail events makes it meaningless); all-or-nothing samples are exact
+    assume(hits == 0 and noise.sigma == 0 or hits == n or hits >= 200)
     mc, se = v.mean(), v.std(ddof=1) / math.sqrt(n)
     # 5 standard errors (P ~ 6e-7 per example); exact when the sample has no spread
     assert abs(mean_drift(F, mp, mm, noise) - mc) <= 5 * se + 1e-12 * (1 + abs(F))
