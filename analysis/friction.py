@@ -354,7 +354,9 @@ def predicted_phase(
 
     The label is that of :func:`analysis.load_curve_metrics` with the same ``tol``, so
     predicted and measured phases are comparable. ``mu_bar > 0`` gives "concave",
-    ``mu_bar < 0`` "convex", ``mu_bar`` near 0 "linear".
+    ``mu_bar < 0`` "convex", ``mu_bar`` near 0 "linear". Exact in the limits (no
+    noise, clipped noise, long runs); with Gaussian noise and a finite ``window`` it
+    inherits the roughness of the finite-window rule (see :func:`critical_sigma`).
     """
     eq = effective_equilibrium(L, k, y, mu_plus, mu_minus, noise, window, rule)
     return load_curve_metrics(eq.d, tol=tol)["phase"]
