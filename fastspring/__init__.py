@@ -12,7 +12,8 @@ from .models import MODELS
 from .params import Chain, Noise
 from .result import SimulationResult
 from .simulation import simulate
+from .sweep import sweep
 
 __version__ = "0.1.0"
 
-__all__ = ["MODELS", "Chain", "Noise", "SimulationResult", "simulate"]
+__all__ = ["MODELS", "Chain", "Noise", "SimulationResult", "simulate", "sweep"]

@@ -1,0 +1,149 @@
+"""CUDA drivers: one GPU thread per (cell, chain), the CPU kernels' device functions.
+
+The kernels here take the same per-cell parameter tables as the CPU kernels
+(:data:`fastspring.models.overdamped.PARAMS`, ``FLAGS``) and call the very same
+device functions: the Philox generator (:func:`fastspring.rng.fill_normals`),
+the truncated-noise re-draws (:func:`fastspring.models.friction.redraw_truncated`),
+the noise clip and the block update (:func:`fastspring.models.overdamped.block_update`).
+A chain therefore draws the same noise on both backends.  Results agree with
+the CPU backend to round-off, not to the bit: NVVM contracts ``a * b + c`` into
+fused multiply-adds and libdevice's ``exp`` (used for decaying noise) may
+differ from the host's by an ulp.  Under ``NUMBA_ENABLE_CUDASIM=1`` the same
+code runs on the CPU through Numba's CUDA simulator.
+
+Import this module only when the CUDA backend is asked for: it imports
+``numba.cuda`` (which the simulator must find configured at that moment).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+from numba import cuda, float64
+
+from ..models.friction import TRUNCATED, clip, redraw_truncated
+from ..models.overdamped import block_update
+from ..rng import fill_normals
+
+#: threads per block
+THREADS = 128
+
+
+def require_gpu():
+    """Raise ``RuntimeError`` unless numba.cuda has a GPU (or its simulator) to run on."""
+    if not cuda.is_available():
+        raise RuntimeError(
+            "backend='cuda' needs a CUDA GPU, and numba.cuda.is_available() is False here; "
+            "use backend='cpu', or set NUMBA_ENABLE_CUDASIM=1 before importing numba to run "
+            "the (slow) CUDA simulator"
+        )
+
+
+def overdamped_kernel_source(L):
+    """The Python source of the overdamped kernel for chains of ``L`` blocks.
+
+    ``L`` is a compile-time constant of the kernel (CUDA local arrays have a
+    fixed size).  Returned undecorated so that tests can compile it to PTX
+    with ``numba.cuda.compile_ptx``; :func:`overdamped_kernel` is the
+    launchable form.
+    """
+    padded = 4 * ((L + 3) // 4)  # rows of draws, whole groups of four
+    ends = L + 2  # the blocks and the two fixed ends
+
+    def kernel(x_out, mean_out, steps_taken, converged, params, flags, seed, chain0, steps,
+               rtol, average_from):  # fmt: skip
+        t = cuda.grid(1)
+        chains = x_out.shape[1]
+        if t >= x_out.shape[0] * chains:
+            return
+        j = t // chains
+        chain = chain0 + np.uint64(t % chains)
+        k, y, mu_plus, mu_minus = params[j, 0], params[j, 1], params[j, 2], params[j, 3]
+        eta, sigma, bound, decay = params[j, 4], params[j, 5], params[j, 6], params[j, 7]
+        kind = flags[j, 0]
+        sync = flags[j, 1] != 0
+        rows = 4 if sync else padded
+        pos = cuda.local.array(ends, float64)
+        total = cuda.local.array(L, float64)
+        z_all = cuda.local.array((padded, 1), float64)
+        z = z_all[:rows]
+        for i in range(ends):
+            pos[i] = 0.0
+        pos[L + 1] = y
+        for i in range(L):
+            total[i] = 0.0
+        taken = steps
+        for n in range(steps):
+            step = np.uint64(n)
+            sig = sigma * math.exp(-decay * (n * eta)) if decay > 0.0 else sigma
+            fill_normals(z, seed, chain, step, np.uint64(0))
+            if kind == TRUNCATED:
+                redraw_truncated(z, sig, bound, seed, chain, step, sync)
+            left_old = 0.0
+            dmax = 0.0
+            xmax = 0.0
+            for i in range(1, L + 1):
+                old = pos[i]
+                eps = clip(sig * z[0 if sync else i - 1, 0], bound)
+                new = block_update(left_old, old, pos[i + 1], k, eta, mu_plus, mu_minus, eps)
+                left_old = old
+                pos[i] = new
+                change = abs(new - old)
+                dmax = change if change > dmax else dmax
+                size = abs(new)
+                xmax = size if size > xmax else xmax
+            if n >= average_from:
+                for i in range(L):
+                    total[i] += pos[i + 1]
+            if rtol >= 0.0 and dmax <= rtol * xmax:
+                converged[j, t % chains] = True
+                taken = n + 1
+                break
+        steps_taken[j, t % chains] = taken
+        averaged = taken - average_from
+        for i in range(L):
+            x_out[j, t % chains, i] = pos[i + 1]
+            mean_out[j, t % chains, i] = total[i] / averaged if averaged > 0 else math.nan
+
+    return kernel
+
+
+@functools.cache
+def overdamped_kernel(L):
+    """The compiled (lazily, per argument types) overdamped kernel for ``L`` blocks."""
+    return cuda.jit(overdamped_kernel_source(L))
+
+
+def run_overdamped_cells(params, flags, L, settings, chain0=0):
+    """Run the overdamped map on a table of cells with the same ``L``, on the GPU.
+
+    The CUDA counterpart of :func:`fastspring.backends.cpu.run_overdamped_cells`
+    (without recorded trajectories): chain ``c`` of every cell draws from the
+    stream ``(settings.seed, chain0 + c)``.
+
+    Returns
+    -------
+    dict
+        ``x``, ``x_mean`` (cells, chains, L); ``steps_taken`` (int64) and
+        ``converged`` (bool), shape (cells, chains).
+    """
+    require_gpu()
+    cells, n = params.shape[0], settings.chains
+    out = {
+        "x": cuda.device_array((cells, n, L)),
+        "x_mean": cuda.device_array((cells, n, L)),
+        "steps_taken": cuda.device_array((cells, n), dtype=np.int64),
+        "converged": cuda.to_device(np.zeros((cells, n), dtype=np.bool_)),
+    }
+    threads = min(THREADS, cells * n)
+    blocks = -(-cells * n // threads)
+    overdamped_kernel(L)[blocks, threads](
+        out["x"], out["x_mean"], out["steps_taken"], out["converged"],
+        cuda.to_device(np.ascontiguousarray(params, dtype=np.float64)),
+        cuda.to_device(np.ascontiguousarray(flags, dtype=np.int64)),
+        np.uint64(settings.seed), np.uint64(chain0), np.int64(settings.steps),
+        np.float64(settings.rtol), np.int64(settings.average_from),
+    )  # fmt: skip
+    return {name: array.copy_to_host() for name, array in out.items()}

@@ -1,0 +1,166 @@
+"""Phase diagrams of a sweep (paper Fig. 3, S13, S14) with the predicted linear boundary.
+
+The colour is the scale-free curvature of each cell's mean load curve
+(``cell_c_rel`` of :func:`fastspring.sweep`) on a diverging map centred on 0:
+blue concave (deep layers learn more), white linear, red convex.  The dashed
+line is where theory predicts a linear load curve after the sweep's ``steps``
+steps, in the plane of the noise ``sigma`` and one friction:
+
+* for ``mu_minus > mu_plus``, at the noise ``sigma*`` where the noise-averaged
+  (mean-field) map of :func:`analysis.critical_sigma_mean_field` turns linear:
+  concave below, convex above (the analysis package measured it within about 1 %
+  of the simulated crossing, where the expected-maximum rule of
+  :func:`analysis.critical_sigma` is low by a factor 1.5 to 8);
+* for ``sigma >= sigma*``, along ``mu_minus = mu_plus``, where the large-noise
+  effective friction ``(mu_plus - mu_minus) / 2`` of Eq. 8 vanishes; for
+  ``mu_minus < mu_plus`` the curve stays concave.
+
+The mean-field map is the overdamped map's theory: the boundary is drawn for the
+overdamped model without noise decay and left out otherwise.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from analysis import critical_sigma_mean_field
+
+from .plots import phase_diagram
+
+#: axes that measure the noise, in order of preference for the horizontal axis
+NOISE_AXES = ("sigma", "bound", "decay")
+_OTHER_FRICTION = {"mu_minus": "mu_plus", "mu_plus": "mu_minus"}
+
+
+def linear_boundary(ds, x, y, *, points=6):
+    """The predicted boundary of the linear phase in the (``sigma``, friction) plane.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result of :func:`fastspring.sweep` of the overdamped model.
+    x, y : str
+        ``x = "sigma"`` and ``y`` one of ``"mu_minus"``, ``"mu_plus"``; the other
+        parameters are the sweep's fixed values (attributes).
+    points : int
+        Friction values at which ``sigma*`` is computed (about 1.5 s each for
+        ``steps = 20000``).
+
+    Returns
+    -------
+    (ndarray, ndarray) or None
+        The curve's x and y values; ``None`` where no prediction applies (other
+        axes or model, decaying noise, a parameter that is a third axis) or the
+        friction range holds no crossing.
+    """
+    a = ds.attrs
+    needed = ("chain_L", "chain_k", "chain_y", f"chain_{_OTHER_FRICTION.get(y)}", "dt", "steps")
+    if (
+        x != "sigma"
+        or y not in _OTHER_FRICTION
+        or a.get("model") != "overdamped"
+        or a.get("noise_decay") != 0.0
+        or not all(name in a for name in needed)
+    ):
+        return None
+    other = float(a[f"chain_{_OTHER_FRICTION[y]}"])
+    lo, hi = float(ds[y].min()), float(ds[y].max())
+    # a crossing exists for mu_minus > mu_plus
+    lo, hi = (max(lo, other), hi) if y == "mu_minus" else (lo, min(hi, other))
+    if not lo < hi:
+        return None
+    bound = None if a.get("noise_bound") == "none" else a.get("noise_bound")
+    ys = np.linspace(lo, hi, points)
+    frictions = [(other, v) if y == "mu_minus" else (v, other) for v in ys]
+    chain = a["chain_L"], a["chain_k"], a["chain_y"]
+    kind = a.get("noise_kind", "gaussian")
+    sig = np.array(
+        [
+            critical_sigma_mean_field(*chain, mp, mm, a["dt"], a["steps"], kind, bound, rounds=2)
+            for mp, mm in frictions
+        ]
+    )
+    finite = np.isfinite(sig)
+    if not finite.any():
+        return None
+    bx, by = sig[finite], ys[finite]
+    if lo <= other <= hi:  # the large-noise branch along mu_minus = mu_plus
+        foot = bx[np.argmin(np.abs(by - other))]
+        far = 2.0 * max(float(ds[x].max()), bx.max())
+        head = ([far, foot], [other, other])
+        if y == "mu_minus":
+            bx, by = np.r_[head[0], bx], np.r_[head[1], by]
+        else:
+            bx, by = np.r_[bx, foot, far], np.r_[by, other, other]
+    return bx, by
+
+
+def phase_figure(ds, x=None, y=None, *, variable="cell_c_rel", ax=None, title=None, vmax=None):
+    """Draw a sweep's phase diagram: colour = ``variable``, the predicted boundary dashed.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result of :func:`fastspring.sweep` with (at least) two grid axes.
+    x, y : str, optional
+        Horizontal and vertical axes; default: the noise axis horizontally (the
+        paper's orientation) and the other axis vertically.
+    variable : str
+        A per-cell variable; the default is the scale-free curvature of the
+        mean load curve.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw (a new figure without pyplot otherwise).
+    title : str, optional
+        Default: the model and its fixed parameters.
+    vmax : float, optional
+        Colour limits ``[-vmax, vmax]`` (default: the largest magnitude).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Raises
+    ------
+    ValueError
+        If ``variable`` does not have exactly the two dims ``x`` and ``y``.
+    """
+    da = ds[variable]
+    if da.ndim != 2:
+        raise ValueError(
+            f"{variable} has dims {da.dims}; a phase diagram needs exactly two grid axes "
+            "(select the others first, e.g. ds.isel(L=0))"
+        )
+    if x is None and y is None:
+        noise = [d for d in NOISE_AXES if d in da.dims]
+        x = noise[0] if noise else da.dims[1]
+    if x is None or y is None:
+        x, y = (x, _other(da.dims, x)) if y is None else (_other(da.dims, y), y)
+    boundary = linear_boundary(ds, x, y)
+    return phase_diagram(
+        da,
+        x,
+        y,
+        ax=ax,
+        boundary=boundary,
+        boundary_label="predicted linear (mean-field map)",
+        title=_title(ds) if title is None else title,
+        cbar_ends=("concave", "convex"),
+        vmax=vmax,
+    )
+
+
+def _other(dims, name):
+    if name not in dims:
+        raise ValueError(f"{name!r} is not a dim of the phase diagram's variable {dims}")
+    return next(d for d in dims if d != name)
+
+
+_SYMBOLS = {"L": "L", "k": "k", "y": "y", "mu_plus": "μ₊", "mu_minus": "μ₋", "sigma": "σ"}
+
+
+def _title(ds):
+    a = ds.attrs
+    fixed = [f"{symbol} = {a[f'chain_{name}']:g}" for name, symbol in _SYMBOLS.items()
+             if f"chain_{name}" in a]  # fmt: skip
+    run = f"{a['chains_per_cell']} chains × {a['steps']} steps" if "steps" in a else ""
+    return f"{a.get('model', '')} model: " + ", ".join(fixed) + (f"\n{run}" if run else "")
