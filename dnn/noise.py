@@ -1,0 +1,80 @@
+"""Stochasticity of training: mini-batch order and label + data noise (SPEC section 4).
+
+Every random draw of a training run comes from the run's own ``torch.Generator``, in a
+fixed order (per epoch: the permutation; per step: the label/data noise, then the dropout
+masks layer by layer), so a run is reproducible from its seed alone and the stacked
+trainer (:mod:`dnn.batched`) can replay exactly the same draws.
+
+Label + data noise of strength ``s`` (paper Fig. 1a), applied afresh at every step to the
+step's batch of ``n`` samples:
+
+* ``k = floor(s n + 1/2)`` distinct samples, chosen uniformly, get a label drawn
+  uniformly from all classes (it may be the true one, so the expected fraction of wrong
+  labels is ``s (K - 1)/K``);
+* every input gets i.i.d. Gaussian noise of standard deviation ``s * std(X_train)``, the
+  standard deviation of all entries of the training inputs.
+"""
+
+import math
+
+import torch
+
+
+def check_noise(s):
+    """Validate a label + data noise level, ``0 <= s <= 1``."""
+    s = float(s)
+    if not 0.0 <= s <= 1.0:
+        raise ValueError(f"label_noise={s}: must lie in [0, 1]")
+    return s
+
+
+def epoch_order(n, batch_size, generator):
+    """Sample order of one epoch: the steps take consecutive slices of ``batch_size``.
+
+    Parameters
+    ----------
+    n : int
+        Training set size.
+    batch_size : int
+        Samples per step; ``batch_size >= n`` means full batch.
+    generator : torch.Generator
+
+    Returns
+    -------
+    torch.Tensor or None
+        A fresh random permutation of ``range(n)`` (the last slice may be shorter), or
+        ``None`` for full-batch training, which draws nothing.
+    """
+    if batch_size >= n:
+        return None
+    return torch.randperm(n, generator=generator)
+
+
+def corrupt(x, y, s, x_std, n_classes, generator):
+    """Apply label + data noise of strength ``s`` to one batch (module docstring).
+
+    Parameters
+    ----------
+    x : torch.Tensor, shape (n, d)
+    y : torch.Tensor of int64, shape (n,)
+    s : float
+        Noise level in [0, 1]; 0 returns the inputs untouched and draws nothing.
+    x_std : float
+        ``std(X_train)``.
+    n_classes : int
+    generator : torch.Generator
+
+    Returns
+    -------
+    x, y : torch.Tensor
+        New tensors (the inputs are not modified).
+    """
+    if s == 0.0:
+        return x, y
+    n = len(y)
+    k = math.floor(s * n + 0.5)
+    y = y.clone()
+    y[torch.randperm(n, generator=generator)[:k]] = torch.randint(
+        0, n_classes, (k,), generator=generator)
+    noise = torch.randn(x.shape, generator=generator, dtype=x.dtype)
+    return x + noise * (s * x_std), y

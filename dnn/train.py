@@ -1,0 +1,197 @@
+"""Training of one network (paper SM S3): cross-entropy, Adam or SGD, per-step noise.
+
+The loop is kept lean for full-batch training on a CPU, where one run of the reference
+MLP is bound by its matrix products: no data copies when the batch is the whole
+training set, fused optimizer kernels, one host synchronisation per epoch (the epoch
+loss, needed for early stopping) and features read only when a load curve is recorded.
+
+Early stopping follows the reference code: training stops after the first epoch whose
+mean loss is below ``loss_tol`` (1e-4) or changed by less than ``STALL_TOL`` (1e-10)
+from the previous epoch. The epoch loss is the sample-weighted mean of the step losses,
+with the noisy labels and inputs the steps saw.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .features import layer_features, load_curves
+from .models import Dropout
+from .noise import check_noise, corrupt, epoch_order
+from .separation import KINDS
+
+OPTIMIZERS = ("adam", "sgd")
+STALL_TOL = 1e-10
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train (defaults: the paper's reference setting).
+
+    Parameters
+    ----------
+    epochs : int
+        Maximal number of epochs (100).
+    lr : float
+        Learning rate (1e-3).
+    optimizer : {"adam", "sgd"}
+        Adam with PyTorch defaults (betas 0.9, 0.999; eps 1e-8) or plain SGD.
+    batch_size : int or None
+        Samples per step; ``None`` = full batch.
+    label_noise : float
+        Label + data noise level ``s`` in [0, 1] (see :mod:`dnn.noise`).
+    loss_tol : float
+        Stop once the epoch loss falls below it.
+    """
+
+    epochs: int = 100
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    batch_size: int | None = None
+    label_noise: float = 0.0
+    loss_tol: float = 1e-4
+
+    def __post_init__(self):
+        if int(self.epochs) != self.epochs or self.epochs < 1:
+            raise ValueError(f"epochs={self.epochs}: must be a positive integer")
+        if not self.lr > 0:
+            raise ValueError(f"lr={self.lr}: must be positive")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer={self.optimizer!r}: choose one of "
+                             f"{', '.join(OPTIMIZERS)}")
+        if self.batch_size is not None and (int(self.batch_size) != self.batch_size
+                                            or self.batch_size < 2):
+            raise ValueError(f"batch_size={self.batch_size}: must be an integer >= 2 "
+                             f"(BatchNorm needs two samples) or None for full batch")
+        check_noise(self.label_noise)
+        if not self.loss_tol >= 0:
+            raise ValueError(f"loss_tol={self.loss_tol}: must be >= 0")
+
+    def steps_per_epoch(self, n):
+        """Optimizer steps per epoch on ``n`` training samples."""
+        return 1 if self.batch_size is None else -(-n // min(self.batch_size, n))
+
+
+def make_optimizer(params, config):
+    """The optimizer of ``config`` over ``params`` (fused CPU/GPU kernels)."""
+    cls = torch.optim.Adam if config.optimizer == "adam" else torch.optim.SGD
+    return cls(params, lr=config.lr, fused=True)
+
+
+def stopped(losses, loss_tol):
+    """Early-stopping rule of the module docstring on the epoch losses so far."""
+    return losses[-1] < loss_tol or (len(losses) > 1
+                                     and abs(losses[-2] - losses[-1]) < STALL_TOL)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a training run returns (the trained model is updated in place).
+
+    Attributes
+    ----------
+    losses : ndarray, shape (epochs_run,)
+        Mean training loss of each epoch.
+    curve_epochs : ndarray of int, shape (n_records,)
+        Epochs after which load curves were recorded (0 = at initialisation).
+    curves : ndarray, shape (n_records, len(kinds), n_layers)
+        Training-set load curves at those epochs (empty if not recorded).
+    kinds : tuple of str
+    """
+
+    losses: np.ndarray
+    curve_epochs: np.ndarray
+    curves: np.ndarray
+    kinds: tuple
+
+    @property
+    def epochs_run(self):
+        return len(self.losses)
+
+    @property
+    def final_loss(self):
+        return float(self.losses[-1])
+
+
+def attach_generator(model, generator):
+    """Make every :class:`~dnn.models.Dropout` of ``model`` draw from ``generator``."""
+    for module in model.modules():
+        if isinstance(module, Dropout):
+            module.generator = generator
+
+
+def check_batches(data, config):
+    """Refuse batch sizes that leave a single-sample batch (BatchNorm cannot train on it)."""
+    n = len(data.y_train)
+    if config.batch_size is not None and config.batch_size < n and n % config.batch_size == 1:
+        raise ValueError(f"batch_size={config.batch_size} leaves a last batch of one sample "
+                         f"out of {n}; choose another batch size")
+
+
+def train(model, data, config=TrainConfig(), *, seed=0, record_every=None, kinds=KINDS):
+    """Train ``model`` in place on ``data.x_train``; optionally record load curves.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Built from the same seed for a reproducible run (see
+        :func:`dnn.models.build_model`).
+    data : Data
+    config : TrainConfig
+    seed : int
+        Seeds the run's ``torch.Generator`` (batch order, label/data noise, dropout).
+    record_every : int, optional
+        Record the training-set load curves (evaluation mode) at initialisation, every
+        ``record_every`` epochs and after the last epoch (paper Fig. 4, left).
+    kinds : sequence of str
+        Separation measures of the recorded curves.
+
+    Returns
+    -------
+    TrainResult
+    """
+    check_batches(data, config)
+    gen = torch.Generator().manual_seed(int(seed))
+    attach_generator(model, gen)
+    opt = make_optimizer(model.parameters(), config)
+    x_all, y_all = data.x_train, data.y_train
+    n = len(y_all)
+    s = config.label_noise
+    x_std = float(x_all.std()) if s > 0 else 0.0
+    batch_size = config.batch_size or n
+    kinds = tuple(kinds)
+    records, record_epochs = [], []
+
+    def record(epoch):
+        record_epochs.append(epoch)
+        records.append(load_curves(layer_features(model, x_all)[0], y_all, kinds))
+
+    if record_every:
+        record(0)
+    losses = []
+    model.train()
+    for epoch in range(1, config.epochs + 1):
+        order = epoch_order(n, batch_size, gen)
+        total = torch.zeros(())
+        for start in range(0, n, batch_size):
+            if order is None:
+                xb, yb = x_all, y_all
+            else:
+                idx = order[start:start + batch_size]
+                xb, yb = x_all[idx], y_all[idx]
+            xb, yb = corrupt(xb, yb, s, x_std, data.n_classes, gen)
+            loss = F.cross_entropy(model(xb), yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.detach() * len(yb)
+        losses.append(float(total) / n)
+        done = stopped(losses, config.loss_tol)
+        if record_every and (epoch % record_every == 0 or done or epoch == config.epochs):
+            record(epoch)
+        if done:
+            break
+    curves = np.array(records) if records else np.zeros((0, len(kinds), 0))
+    return TrainResult(np.array(losses), np.array(record_epochs, dtype=int), curves, kinds)
