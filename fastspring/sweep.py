@@ -128,6 +128,7 @@ class SweepPlan:
     rtol: float | None
     tol: float
     backend: str
+    keep_chains: bool
     model_params: dict
     axes: tuple[str, ...]
     max_L: int
@@ -190,11 +191,17 @@ class SweepPlan:
             "average_from": self.average_from,
             "rtol": self.rtol,
             "tol": self.tol,
+            "keep_chains": self.keep_chains,
         }
 
     def attrs(self):
         """The Dataset attributes: every fixed parameter (the grid axes are coordinates)."""
-        attrs = {"model": self.model, "backend": self.backend, "chains_per_cell": self.chains}
+        attrs = {
+            "model": self.model,
+            "backend": self.backend,
+            "chains_per_cell": self.chains,
+            "keep_chains": int(self.keep_chains),
+        }
         for name in RUN_FIELDS:
             if name not in self.axes:
                 attrs[name] = getattr(self, name)
@@ -243,6 +250,7 @@ def sweep(
     average_from: int | None = None,
     rtol: float | None = None,
     tol: float = DEFAULT_PHASE_TOL,
+    keep_chains: bool = True,
     progress: bool = True,
     batch: int | None = None,
     **model_params,
@@ -288,6 +296,9 @@ def sweep(
     tol : float
         Half-width of the "linear" band of the scale-free curvature
         (:func:`analysis.load_curve_metrics`).
+    keep_chains : bool
+        Keep the per-chain variables; ``False`` keeps only the per-cell summaries
+        (for scans of millions of chains, whose per-chain data would not fit).
     progress : bool
         Show a progress bar (chains/s, cells done, ETA).
     batch : int, optional
@@ -309,7 +320,8 @@ def sweep(
         * ``v``, ``c``, ``c_rel``, ``phase``: metrics of the chain's load curve
           (the time-averaged one with ``average_from``, else the final one).
 
-        Per cell: ``v_mean``, ``c_mean``, ``c_rel_mean`` (means over chains;
+        Per cell (kept also with ``keep_chains=False``): ``converged_fraction``
+        (with ``rtol``), ``v_mean``, ``c_mean``, ``c_rel_mean`` (means over chains;
         ``c_rel`` over chains with a determined phase), ``c_sem`` (standard error
         of ``c_mean``); ``cell_load`` (layer): the mean load curve over chains, and
         its scale-free curvature ``cell_c_rel`` and ``cell_phase`` (a drop within
@@ -332,7 +344,7 @@ def sweep(
     """
     plan, axes = _plan(
         chain, noise, model, grid, chains_per_cell, steps, dt, seed, backend, average_from,
-        rtol, tol, model_params,
+        rtol, tol, keep_chains, model_params,
     )  # fmt: skip
     if backend == "cuda" and client is None:
         from .backends.cuda import require_gpu
@@ -356,7 +368,7 @@ def sweep(
 
 
 def _plan(chain, noise, model, grid, chains, steps, dt, seed, backend, average_from, rtol,
-          tol, model_params):  # fmt: skip
+          tol, keep_chains, model_params):  # fmt: skip
     """Validate the arguments of :func:`sweep` and every grid point; return (plan, axes)."""
     spec = get_model(model)
     if not isinstance(chain, Chain):
@@ -393,6 +405,7 @@ def _plan(chain, noise, model, grid, chains, steps, dt, seed, backend, average_f
         rtol=None if rtol is None else check_real("rtol", rtol, low=0.0),
         tol=check_real("tol", tol, low=0.0),
         backend=backend,
+        keep_chains=_check_bool("keep_chains", keep_chains),
         model_params=dict(model_params),
         axes=tuple(axes),
         max_L=max(axes["L"]).item() if "L" in axes else chain.L,
@@ -400,6 +413,12 @@ def _plan(chain, noise, model, grid, chains, steps, dt, seed, backend, average_f
     for point in itertools.product(*(values.tolist() for values in axes.values())):
         plan.cell(dict(zip(axes, point, strict=True)))
     return plan, axes
+
+
+def _check_bool(name, value):
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return value
 
 
 def run_cells(plan, points):
@@ -446,24 +465,24 @@ def _datasets(plan, cells, out):
     per_cell = load_curve_metrics(cell_load, tol=plan.tol, atol=3.0 * drop_sem)
     n = plan.chains
     pad = plan.max_L - cells[0].chain.L
-    coords = {
-        "chain": np.arange(n),
-        "block": np.arange(1, plan.max_L + 1),
-        "layer": np.arange(plan.max_L + 1),
-    }
+    coords = {"layer": np.arange(plan.max_L + 1)}
+    if plan.keep_chains:
+        coords.update(chain=np.arange(n), block=np.arange(1, plan.max_L + 1))
     attrs = plan.attrs()
     datasets = []
     for j in range(len(cells)):
-        data = {
-            name: (("chain", "block" if name.startswith("x") else "layer"), _pad(a[j], pad),
-                   _SERIES_ATTRS[name])
-            for name, a in series.items()
-        }  # fmt: skip
+        data = {}
+        if plan.keep_chains:
+            for name, values in series.items():
+                dims = ("chain", "block" if name.startswith("x") else "layer")
+                data[name] = (dims, _pad(values[j], pad), _SERIES_ATTRS[name])
+            if plan.rtol is not None:
+                data["steps_taken"] = ("chain", out["steps_taken"][j])
+                data["converged"] = ("chain", out["converged"][j])
+            for name in ("v", "c", "c_rel", "phase"):
+                data[name] = ("chain", per_chain[name][j], _METRIC_ATTRS[name])
         if plan.rtol is not None:
-            data["steps_taken"] = ("chain", out["steps_taken"][j])
-            data["converged"] = ("chain", out["converged"][j])
-        for name in ("v", "c", "c_rel", "phase"):
-            data[name] = ("chain", per_chain[name][j], _METRIC_ATTRS[name])
+            data["converged_fraction"] = ((), out["converged"][j].mean())
         data.update(
             v_mean=((), per_chain["v"][j].mean(), {"long_name": "mean non-uniformity"}),
             c_mean=((), per_chain["c"][j].mean(), {"long_name": "mean curvature"}),

@@ -58,6 +58,8 @@ def add_commands(subparsers):
     run.add_argument("--chains", type=int, default=64, help="chains per cell (default 64)")
     run.add_argument("--average-from", type=int, help="average positions after this step")
     run.add_argument("--rtol", type=float, help="stop a chain when the relative change <= rtol")
+    run.add_argument("--cells-only", action="store_true",
+                     help="keep only per-cell summaries, not every chain's data")  # fmt: skip
     where = p.add_argument_group("where it runs and what it writes")
     where.add_argument("--backend", choices=BACKENDS, default="cpu")
     where.add_argument("--scheduler", help="address of a Dask scheduler to run the cells on")
@@ -128,7 +130,8 @@ def sweep_arguments(args):
         run["steps"] = max(grid["steps"])
     return dict(
         chain=chain, noise=noise, model=args.model, grid=grid, chains_per_cell=args.chains,
-        average_from=args.average_from, rtol=args.rtol, backend=args.backend,
+        average_from=args.average_from, rtol=args.rtol, keep_chains=not args.cells_only,
+        backend=args.backend,
         store=args.store, progress=not args.no_progress, **run, **fixed,
     )  # fmt: skip
 
@@ -149,8 +152,9 @@ def run_sweep(args):
         if client is not None:
             client.close()
     total = int(np.prod([ds.sizes[name] for name in kwargs["grid"]]))
-    print(f"{total} cells x {ds.sizes['chain']} chains: computed {ds.attrs['cells_computed']}, "
-          f"{total - ds.attrs['cells_computed']} already in the store")  # fmt: skip
+    computed = ds.attrs["cells_computed"]
+    print(f"{total} cells x {ds.attrs['chains_per_cell']} chains: computed {computed}, "
+          f"{total - computed} already in the store")  # fmt: skip
     print(phase_map(ds, list(kwargs["grid"])))
     if args.out:
         ds.to_netcdf(args.out, engine="h5netcdf")

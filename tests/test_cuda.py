@@ -3,10 +3,12 @@
 Both checks run in subprocesses: ``NUMBA_ENABLE_CUDASIM`` must be set before
 ``numba.cuda`` is imported, and must not leak into the CPU tests of this process.
 The PTX check compiles the real kernel (not the simulator) with NVVM for a
-Hopper GPU, which needs no GPU, only CUDA's libnvvm; it is skipped without it.
+Hopper GPU, which needs no GPU, only CUDA's libnvvm (skipped without it), and
+assembles it with ``ptxas`` for sm_90 when that is installed.
 """
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -45,6 +47,7 @@ ds.to_netcdf(sys.argv[1], engine="h5netcdf")
 """
 
 PTX_SCRIPT = """
+import sys
 import types
 import numba.cuda.dispatcher
 from numba import cuda, types as nt
@@ -65,7 +68,8 @@ for L in (1, 7):
     ptx, _ = cuda.compile_ptx(overdamped_kernel_source(L), signature, cc=(9, 0))
     # one kernel entry, every device function inlined, nothing left to link
     assert ptx.count(".entry") == 1 and ".extern" not in ptx, ptx[:2000]
-    print(L, len(ptx))
+    with open(f"{sys.argv[1]}/overdamped_L{L}.ptx", "w") as f:
+        f.write(ptx)
 """
 
 
@@ -94,8 +98,18 @@ def test_cuda_simulator_equals_cpu(tmp_path):
     assert np.any(cpu["converged"]) and not np.all(cpu["converged"])
 
 
-def test_cuda_kernel_compiles_to_ptx():
-    proc = _run(PTX_SCRIPT)
+def test_cuda_kernel_compiles_to_ptx_and_assembles(tmp_path):
+    proc = _run(PTX_SCRIPT, str(tmp_path))
     if proc.returncode == 77:
         pytest.skip("CUDA's libnvvm is not installed")
     assert proc.returncode == 0, proc.stderr[-3000:]
+    ptxas = shutil.which("ptxas")
+    if ptxas is None:
+        return  # the PTX was made; assembling it needs CUDA's ptxas
+    for ptx in sorted(tmp_path.glob("*.ptx")):
+        done = subprocess.run(
+            [ptxas, "-arch=sm_90", "-v", str(ptx), "-o", str(ptx.with_suffix(".cubin"))],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert "0 bytes spill stores" in done.stderr, done.stderr[-3000:]

@@ -53,6 +53,17 @@ def test_cells_equal_simulate_bit_for_bit():
             )
 
 
+def test_cells_only_keeps_the_same_cell_summaries():
+    full = sweep(CHAIN, Noise(), grid=GRID, rtol=1e-3, **RUN)
+    cells = sweep(CHAIN, Noise(), grid=GRID, rtol=1e-3, keep_chains=False, **RUN)
+    assert "chain" not in cells.dims and "x" not in cells
+    names = ["converged_fraction", "v_mean", "c_mean", "c_sem", "c_rel_mean", "cell_load",
+             "cell_c_rel", "cell_phase"]  # fmt: skip
+    assert sorted(cells.data_vars) == sorted(names)
+    xr.testing.assert_equal(cells[names], full[names])  # all but the attributes
+    np.testing.assert_array_equal(cells["converged_fraction"], full["converged"].mean("chain"))
+
+
 def test_every_kind_of_axis_equals_simulate():
     """Chain, noise and integration parameters as axes; L changes the shapes (NaN padded)."""
     grid = {
