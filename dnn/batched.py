@@ -2,18 +2,32 @@
 
 Small-batch training is bound by per-step overhead, not arithmetic: a step of the
 reference MLP on 5 samples costs about 1 ms on a CPU whatever the matrix sizes. Here
-``B`` networks take their steps together: every weight is a ``(B, out, in)`` tensor, the
-linear layers are ``torch.baddbmm`` calls, and one fused optimizer step updates all of
-them. Adam and SGD act element by element, so one optimizer over the stacked
-parameters is exactly ``B`` independent optimizers.
+``B`` networks take their steps together: every weight is a ``(B, out, in)`` tensor and
+every activation a ``(B, d, n)`` tensor (network, feature, sample), a linear layer is
+one ``torch.baddbmm``, and one fused optimizer step updates all networks. Adam and SGD
+act element by element, so one optimizer over the stacked parameters is exactly ``B``
+independent optimizers.
+
+The forward and backward passes are written out rather than left to autograd: on a CPU
+the autograd version allocates fresh gradient buffers every step and is memory-bound;
+here the weight gradients go straight into persistent ``.grad`` buffers. For one
+hidden layer ``u = BN(W h + b)``, ``h' = mask * LeakyReLU_alpha(u)`` and the mean
+cross-entropy ``L`` over the ``n`` samples of each network:
+
+    dlogits = (softmax(logits) - onehot(y)) / n
+    du      = dh' * mask * (1 if u > 0 else alpha)
+    dgamma  = sum_n du zhat,   dbeta = sum_n du
+    dz      = gamma / sigma * (du - mean_n du - zhat mean_n(du zhat))     (BatchNorm)
+    dW      = dz h^T,   db = sum_n dz,   dh = W^T dz
+
+with ``zhat = (z - mean_n z) / sigma``, ``sigma = sqrt(var_n z + eps)``.
 
 Per network the arithmetic is that of :func:`dnn.train.train`, including
 
-* BatchNorm: batch statistics in training, and the running mean and (unbiased) variance
-  updated with the same momentum, so the trained networks are evaluated exactly like
-  one-by-one ones (evaluation-mode features with running statistics). The stacked
-  activations are laid out ``(n, B, d)`` so that one ``torch.batch_norm`` call over
-  ``B*d`` channels normalises every network by its own batch statistics;
+* BatchNorm: batch statistics in training, and the running mean and (unbiased) running
+  variance updated with the same momentum as ``torch.nn.BatchNorm1d``, so the trained
+  networks are evaluated exactly like one-by-one ones (evaluation-mode features with
+  running statistics) -- stacking does not change what the curves measure;
 * the random draws: every network has its own generator, seeded like the one-by-one
   run and drawn in the same order (batch permutation per epoch; label/data noise and
   dropout masks per step), so stacked and one-by-one runs see identical batches, noise
@@ -21,8 +35,10 @@ Per network the arithmetic is that of :func:`dnn.train.train`, including
 * early stopping: a network that meets the stopping rule is copied out at that epoch;
   the stack keeps computing it (its later values are ignored) until all have stopped.
 
-Results then agree with one-by-one training up to float32 round-off (batched and
-unbatched matrix products sum in different orders); the tests check this.
+Stacked and one-by-one results agree up to float32 round-off (the sums run in other
+orders). Training is chaotic, so that round-off grows with the number of steps, fastest
+with label noise; the tests state the tolerances. A stack always gives the same bits
+for the same members in the same order and the same number of torch threads.
 
 Networks in one stack may differ in seed, LeakyReLU slope, dropout probability and
 label-noise level; they share the architecture, optimizer, learning rate, batch size

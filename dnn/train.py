@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+import xarray as xr
 
 from .features import layer_features, load_curves
 from .models import Dropout
@@ -69,10 +70,6 @@ class TrainConfig:
         if not self.loss_tol >= 0:
             raise ValueError(f"loss_tol={self.loss_tol}: must be >= 0")
 
-    def steps_per_epoch(self, n):
-        """Optimizer steps per epoch on ``n`` training samples."""
-        return 1 if self.batch_size is None else -(-n // min(self.batch_size, n))
-
 
 def make_optimizer(params, config):
     """The optimizer of ``config`` over ``params`` (fused CPU/GPU kernels)."""
@@ -113,6 +110,24 @@ class TrainResult:
     @property
     def final_loss(self):
         return float(self.losses[-1])
+
+    def to_xarray(self):
+        """The run as an :class:`xarray.Dataset`: ``loss`` (epoch) and ``D`` (record, kind, layer).
+
+        ``record`` is indexed by the epoch after which each curve was taken.
+        """
+        return xr.Dataset(
+            {
+                "loss": ("epoch", self.losses),
+                "D": (("record", "kind", "layer"), self.curves),
+            },
+            coords={
+                "epoch": np.arange(1, self.epochs_run + 1),
+                "record": self.curve_epochs,
+                "kind": list(self.kinds),
+                "layer": np.arange(self.curves.shape[-1]),
+            },
+        )
 
 
 def attach_generator(model, generator):

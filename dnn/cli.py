@@ -1,0 +1,284 @@
+"""The ``dnn-phase`` and ``dnn-curve`` sub-commands of the ``fastspring`` command line.
+
+Examples::
+
+    fastspring dnn-phase --axis label-noise --values 0:0.8:9 --alphas 0:1:6 --seeds 3 \\
+        --epochs 100 --store dnn.zarr --plot fig1a.png
+    fastspring dnn-curve --alpha 0 --label-noise 0.5 --epochs 100 --record-every 10 \\
+        --plot curves.png
+
+A value with ``:`` (``start:stop:num``, inclusive) or ``,`` (a list) is a list of values.
+The shipped MNIST subset needs no files; ``--dataset mnist|fashionmnist|cifar10`` reads
+torchvision files under ``--data-root`` and downloads only with ``--download``.
+"""
+
+import argparse
+import os
+
+from fastspring.sweep_cli import parse_values, phase_map
+
+from .datasets import NAMES, load_data, orthogonal_data
+from .models import INITS, MODELS, build_model
+from .phase import AXES, STACK_MAX_BATCH, phase_diagram, summarize
+from .separation import KINDS
+from .train import OPTIMIZERS, TrainConfig, train
+
+
+def add_commands(subparsers):
+    """Add ``dnn-phase`` and ``dnn-curve`` to an argparse ``subparsers`` object."""
+    _add_phase(subparsers)
+    _add_curve(subparsers)
+
+
+def _add_data_options(p):
+    data = p.add_argument_group("data")
+    data.add_argument("--dataset", default="mnist5k",
+                      help=f"{' | '.join(NAMES)} (default mnist5k, shipped)")
+    data.add_argument("--data-root", help="torchvision root holding MNIST/, CIFAR10/ ...")
+    data.add_argument("--download", action="store_true",
+                      help="let torchvision download a missing data set into --data-root")
+    data.add_argument("--size", type=int, default=10, help="images resized to SIZE x SIZE")
+    data.add_argument("--n-train", type=int, help="training samples (default 2560)")
+    data.add_argument("--split-seed", type=int, default=0, help="seed of the train/test split")
+
+
+def _add_train_options(p, exclude=()):
+    train_ = p.add_argument_group("training")
+    options = {
+        "lr": (float, 1e-3, "learning rate"),
+        "batch_size": (int, None, "samples per step (default: full batch)"),
+        "label_noise": (float, 0.0, "label + data noise s in [0, 1]"),
+        "dropout": (float, 0.0, "dropout probability after every hidden activation"),
+    }
+    for name, (kind, default, text) in options.items():
+        if name not in exclude:
+            train_.add_argument(f"--{name.replace('_', '-')}", type=kind, default=default,
+                                help=f"{text} (default {default})")
+    train_.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
+    train_.add_argument("--epochs", type=int, help="epochs (default 100; 200 for the lr axis)")
+    train_.add_argument("--threads", type=int,
+                        help="torch threads per training (dnn-phase default 1 per worker; "
+                        "dnn-curve default: torch's choice)")
+
+
+def _add_model_options(p):
+    model = p.add_argument_group("model (MLP of the paper unless said otherwise)")
+    model.add_argument("--width", type=int, default=100, help="hidden width (default 100)")
+    model.add_argument("--depth", type=int,
+                       help="linear layers of the MLP (default 8) or conv blocks of the CNN "
+                       "(default 7)")
+    model.add_argument("--no-batchnorm", action="store_true", help="MLP without BatchNorm")
+    model.add_argument("--init", choices=INITS, default="default", help="weight initialisation")
+
+
+def _add_phase(subparsers):
+    p = subparsers.add_parser(
+        "dnn-phase",
+        help="DNN phase diagram: noise axis x LeakyReLU slope (paper Fig. 1)",
+        description="Train the reference MLP on a grid of one noise axis x LeakyReLU slope "
+        "alpha x seeds; record per-layer data separation, load-curve curvature, test "
+        "accuracy and final loss; resumable with --store, distributable with --scheduler "
+        "or --workers.",
+    )
+    p.add_argument("--axis", required=True, choices=[a.replace("_", "-") for a in AXES],
+                   help="the noise axis")
+    p.add_argument("--values", help="axis values, start:stop:num or a,b,c (default: paper's)")
+    p.add_argument("--alphas", default="0:1:6", help="LeakyReLU slopes (default 0:1:6)")
+    p.add_argument("--seeds", default="10", help="number of seeds, or a,b,c (default 10)")
+    _add_train_options(p)
+    _add_model_options(p)
+    _add_data_options(p)
+    run = p.add_argument_group("where it runs and what it writes")
+    run.add_argument("--kind", choices=KINDS, default="trace_ratio",
+                     help="separation measure of the summary and the plot")
+    run.add_argument("--stack-max-batch", type=int, default=STACK_MAX_BATCH,
+                     help=f"train batch sizes up to this in stacks (default {STACK_MAX_BATCH})")
+    run.add_argument("--store", help="Zarr store: cells written as they finish; resumable")
+    run.add_argument("--scheduler", help="address of a Dask scheduler to run the cells on")
+    run.add_argument("--workers", type=int, default=os.cpu_count(),
+                     help="train in this many local processes (a Dask LocalCluster; default: "
+                     "one per CPU core; 1 = in this process)")
+    run.add_argument("--out", help="also write the result to this NetCDF file")
+    run.add_argument("--plot", help="draw the phase diagram to this image")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_phase)
+
+
+def _seeds(text):
+    value = parse_values(text, "seeds", int)
+    if isinstance(value, list):
+        return value
+    if value < 1:
+        raise ValueError(f"--seeds: need at least one seed, got {value}")
+    return value
+
+
+def _values(text, name, kind):
+    value = parse_values(text, name, kind)
+    return value if isinstance(value, list) else [value]
+
+
+def run_phase(args):
+    """Run ``dnn-phase`` from its argparse namespace."""
+    axis = args.axis.replace("-", "_")
+    kind = int if axis == "batch_size" else float
+    values = None if args.values is None else _values(args.values, "values", kind)
+    alphas = _values(args.alphas, "alphas", float)
+    client, cluster = _client(args)
+    try:
+        ds = phase_diagram(
+            axis, values, alphas, _seeds(args.seeds), args.epochs,
+            lr=args.lr, batch_size=args.batch_size, label_noise=args.label_noise,
+            dropout=args.dropout, optimizer=args.optimizer, width=args.width,
+            depth=args.depth or 8, batchnorm=not args.no_batchnorm, init=args.init,
+            dataset=args.dataset, data_root=args.data_root, download=args.download,
+            size=args.size, n_train=args.n_train or 2560, split_seed=args.split_seed,
+            stack_max_batch=args.stack_max_batch, threads=args.threads or 1, store=args.store,
+            client=client, progress=not args.no_progress,
+        )  # fmt: skip
+    finally:
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+    summary = summarize(ds, args.kind)
+    total = ds.sizes[axis] * ds.sizes["alpha"] * ds.sizes["seed"]
+    print(f"{total} networks: trained {ds.attrs['cells_computed']}, "
+          f"{total - ds.attrs['cells_computed']} already in the store")
+    print(phase_map(summary.rename(phase="cell_phase"), ["alpha", axis]))
+    print(_table(summary, axis))
+    if args.out:
+        ds.to_netcdf(args.out, engine="h5netcdf")
+        print(f"wrote {args.out}")
+    if args.plot:
+        from fastspring.plots import save_figure
+
+        from .plots import phase_figure
+
+        save_figure(phase_figure(ds, args.kind).figure, args.plot)
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def _client(args):
+    if args.scheduler:
+        from distributed import Client
+
+        return Client(args.scheduler), None
+    if args.workers > 1:
+        from distributed import Client, LocalCluster
+
+        cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True)
+        return Client(cluster), cluster
+    return None, None
+
+
+def _table(summary, axis):
+    """Seed-mean c_rel and test accuracy per cell as text."""
+    lines = [f"{'alpha':>6} {axis:>12} {'c_rel':>8} {'phase':>12} {'test acc':>9}"]
+    for a in summary["alpha"].values:
+        for v in summary[axis].values:
+            cell = summary.sel({"alpha": a, axis: v})
+            lines.append(f"{a:6.2f} {v:12.4g} {float(cell['c_rel']):8.3f} "
+                         f"{str(cell['phase'].values):>12} "
+                         f"{float(cell['test_accuracy']):9.4f}")
+    return "\n".join(lines)
+
+
+def _add_curve(subparsers):
+    p = subparsers.add_parser(
+        "dnn-curve",
+        help="train one network and record its load curves over epochs (paper Fig. 4)",
+        description="Train one network and print/plot its layer-wise data separation "
+        "over epochs. '--model linear --dataset orthogonal --optimizer sgd' is the linear "
+        "setting of paper Fig. 5(a).",
+    )
+    p.add_argument("--model", choices=MODELS, default="mlp")
+    p.add_argument("--alpha", type=float, default=0.0, help="LeakyReLU slope (default 0)")
+    p.add_argument("--channels", type=int, default=16, help="CNN channels (default 16)")
+    p.add_argument("--seed", type=int, default=0, help="initialisation and training seed")
+    p.add_argument("--record-every", type=int, default=1, help="record every N epochs")
+    p.add_argument("--kind", choices=KINDS, default="trace_ratio", help="measure printed")
+    _add_train_options(p)
+    _add_model_options(p)
+    _add_data_options(p)
+    p.add_argument("--out", help="write the curves to this NetCDF file")
+    p.add_argument("--plot", help="draw the curves over epochs to this image")
+    p.set_defaults(func=run_curve)
+
+
+def _curve_data(args):
+    if args.dataset == "orthogonal":
+        dim = args.size * args.size
+        return orthogonal_data(args.n_train or dim, dim, seed=args.split_seed)
+    return load_data(args.dataset, size=args.size, n_train=args.n_train or 2560,
+                     seed=args.split_seed, root=args.data_root, download=args.download)
+
+
+def _model_options(args):
+    if args.model == "linear":
+        return {"depth": args.depth or 8}
+    if args.model == "cnn":
+        return {"channels": args.channels, "depth": args.depth or 7, "alpha": args.alpha,
+                "dropout": args.dropout}
+    return {"width": args.width, "depth": args.depth or 8, "alpha": args.alpha,
+            "batchnorm": not args.no_batchnorm, "dropout": args.dropout, "init": args.init}
+
+
+def run_curve(args):
+    """Run ``dnn-curve`` from its argparse namespace."""
+    import torch
+
+    from analysis import load_curve_metrics
+
+    from .features import evaluate
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    data = _curve_data(args)
+    model = build_model(args.model, data, seed=args.seed, **_model_options(args))
+    config = TrainConfig(epochs=args.epochs or 100, lr=args.lr, optimizer=args.optimizer,
+                         batch_size=args.batch_size, label_noise=args.label_noise)
+    result = train(model, data, config, seed=args.seed, record_every=args.record_every)
+    ev = evaluate(model, data, test_curves=True)
+    k = list(KINDS).index(args.kind)
+    metrics = load_curve_metrics(ev.D_train[k])
+    print(f"{data!r}; {args.model}; {result.epochs_run} epochs; final loss "
+          f"{result.final_loss:.4g}; train accuracy {ev.train_accuracy:.4f}; "
+          f"test accuracy {ev.test_accuracy:.4f}")
+    print(f"load curve ({args.kind}): c = {float(metrics['c']):.4f}, c_rel = "
+          f"{float(metrics['c_rel']):.3f}, phase {metrics['phase']}")
+    print("epoch  " + " ".join(f"{'D_' + str(i):>7}" for i in range(ev.D_train.shape[1])))
+    for epoch, curve in zip(result.curve_epochs, result.curves[:, k], strict=True):
+        print(f"{epoch:5d}  " + " ".join(f"{d:7.3f}" for d in curve))
+    print(" test  " + " ".join(f"{d:7.3f}" for d in ev.D_test[k]))
+    ds = result.to_xarray()
+    ds["D_test_final"] = (("kind", "layer"), ev.D_test)
+    ds.attrs.update(test_accuracy=ev.test_accuracy, train_accuracy=ev.train_accuracy,
+                    model=args.model, dataset=data.name)
+    if args.out:
+        ds.to_netcdf(args.out, engine="h5netcdf")
+        print(f"wrote {args.out}")
+    if args.plot:
+        from fastspring.plots import save_figure
+
+        from .plots import curve_figure
+
+        save_figure(curve_figure(ds, args.kind).figure, args.plot)
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def build_parser():
+    """A stand-alone parser with the two sub-commands (for ``python -m dnn.cli``)."""
+    parser = argparse.ArgumentParser(prog="dnn")
+    add_commands(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
+    return parser
+
+
+if __name__ == "__main__":
+    import sys
+
+    namespace = build_parser().parse_args()
+    sys.exit(namespace.func(namespace))
+

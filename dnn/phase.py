@@ -1,0 +1,308 @@
+"""DNN phase diagrams: a noise axis x LeakyReLU slope x seeds (paper Fig. 1).
+
+Every cell trains one network of the reference setting (SPEC section 4) with one value
+of the noise axis, one slope ``alpha`` and one seed, then records its load curves
+(training and test set, both separation measures), their shape metrics from
+:func:`analysis.load_curve_metrics`, its accuracies and its final training loss.
+
+The grid runs through :func:`fastspring.grid.run_grid`, so it is resumable from a Zarr
+store and can run on a Dask cluster. Cells with small batches (``batch_size <=
+stack_max_batch``) are trained together by :func:`dnn.batched.train_stacked`: all
+``alphas x seeds`` cells of one axis value form one *stack*, always the same one
+whichever cells a call asks for, so a cell's numbers never depend on how the grid was
+split, resumed or distributed. The other cells train one by one.
+
+The noise axes (paper values; ``PAPER_VALUES``):
+
+* ``label_noise``: label + data noise ``s`` (:mod:`dnn.noise`), 0 .. 0.8;
+* ``lr``: Adam learning rate, 1e-4 .. 0.5, 200 epochs in the paper;
+* ``dropout``: dropout probability after every hidden activation, 0 .. 0.3;
+* ``batch_size``: samples per step, 5 .. 2560 (2560 = full batch).
+
+Seeds: cell seed ``k`` initialises the network and drives its batches, noise and
+dropout (the same ``k`` for every ``alpha``, so the slopes are compared on the same
+initial weights). Results are bitwise reproducible for a given number of torch threads.
+"""
+
+from dataclasses import dataclass, replace
+from functools import lru_cache, partial
+
+import numpy as np
+import torch
+import xarray as xr
+
+from analysis import load_curve_metrics
+from fastspring.grid import run_grid
+
+from .batched import train_stacked
+from .datasets import load_data
+from .features import evaluate
+from .models import build_model, check_alpha, check_dropout
+from .separation import KINDS
+from .train import TrainConfig, train
+
+AXES = ("label_noise", "lr", "dropout", "batch_size")
+PAPER_ALPHAS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+PAPER_VALUES = {
+    "label_noise": tuple(round(0.1 * i, 1) for i in range(9)),
+    "lr": (1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1, 0.2, 0.5),
+    "dropout": tuple(round(0.02 * i, 2) for i in range(16)),
+    "batch_size": (5, 10, 20, 40, 80, 160, 320, 640, 1280, 2560),
+}
+PAPER_EPOCHS = {"label_noise": 100, "lr": 200, "dropout": 100, "batch_size": 100}
+LONG_NAMES = {
+    "label_noise": "label + data noise s",
+    "lr": "learning rate",
+    "dropout": "dropout probability",
+    "batch_size": "batch size",
+    "alpha": "LeakyReLU slope alpha",
+}
+#: largest batch size trained in stacks by default (measured crossover on a 2-core CPU)
+STACK_MAX_BATCH = 160
+
+
+def check_axis(axis):
+    """Normalise an axis name (``label-noise`` -> ``label_noise``) and validate it."""
+    name = str(axis).replace("-", "_")
+    if name not in AXES:
+        raise ValueError(f"axis={axis!r}: choose one of {', '.join(AXES)}")
+    return name
+
+
+@dataclass(frozen=True)
+class PhaseSetup:
+    """Everything a cell needs besides its axis value, slope and seed (picklable)."""
+
+    axis: str
+    alphas: tuple
+    seeds: tuple
+    base: TrainConfig
+    model_options: tuple = ()
+    data_options: tuple = ()
+    kinds: tuple = KINDS
+    stack_max_batch: int = STACK_MAX_BATCH
+    threads: int | None = 1
+    dropout: float = 0.0
+
+    def config(self, value):
+        """Training configuration of one axis value."""
+        if self.axis == "label_noise":
+            return replace(self.base, label_noise=float(value))
+        if self.axis == "lr":
+            return replace(self.base, lr=float(value))
+        if self.axis == "batch_size":
+            return replace(self.base, batch_size=int(value))
+        return self.base
+
+    def model(self, data, value, alpha, seed):
+        """The MLP of one cell, initialised from ``seed``."""
+        dropout = float(value) if self.axis == "dropout" else self.dropout
+        return build_model("mlp", data, seed=seed, alpha=alpha, dropout=dropout,
+                           **dict(self.model_options))
+
+    def stacked(self, config, n):
+        """Whether cells with this configuration train in stacks."""
+        return config.batch_size is not None and config.batch_size < n \
+            and config.batch_size <= self.stack_max_batch
+
+
+@lru_cache(maxsize=4)
+def _data(data_options):
+    return load_data(**dict(data_options))
+
+
+def _cell_dataset(model, result, data, kinds):
+    """The Dataset of one trained cell (no grid dims)."""
+    ev = evaluate(model, data, kinds, test_curves=True)
+    metrics = load_curve_metrics(ev.D_train)
+    return xr.Dataset(
+        {
+            "D": (("kind", "layer"), ev.D_train),
+            "D_test": (("kind", "layer"), ev.D_test),
+            "v": ("kind", np.asarray(metrics["v"])),
+            "c": ("kind", np.asarray(metrics["c"])),
+            "c_rel": ("kind", np.asarray(metrics["c_rel"])),
+            "phase": ("kind", np.asarray(metrics["phase"])),
+            "test_accuracy": ev.test_accuracy,
+            "train_accuracy": ev.train_accuracy,
+            "final_loss": result.final_loss,
+            "epochs_run": result.epochs_run,
+        },
+        coords={"kind": list(kinds), "layer": np.arange(ev.D_train.shape[1])},
+    )
+
+
+def compute_cells(cells, setup):
+    """Batch function of :func:`fastspring.grid.run_grid`: the Datasets of ``cells``.
+
+    Parameters
+    ----------
+    cells : list of dict
+        ``{axis: value, "alpha": a, "seed": s}`` per cell.
+    setup : PhaseSetup
+
+    Returns
+    -------
+    list of xarray.Dataset
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(setup.threads or previous)
+    try:
+        return _compute(cells, setup)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _compute(cells, setup):
+    data = _data(setup.data_options)
+    n = len(data.y_train)
+    done = {}
+    for value in dict.fromkeys(c[setup.axis] for c in cells):
+        config = setup.config(value)
+        wanted = {(c["alpha"], c["seed"]) for c in cells if c[setup.axis] == value}
+        if setup.stacked(config, n):
+            members = [(a, s) for a in setup.alphas for s in setup.seeds]
+            models = [setup.model(data, value, a, s) for a, s in members]
+            results = train_stacked(models, data, [config] * len(members),
+                                    [s for _, s in members])
+            for key, model, result in zip(members, models, results, strict=True):
+                if key in wanted:
+                    done[(value, *key)] = _cell_dataset(model, result, data, setup.kinds)
+        else:
+            for a, s in sorted(wanted):
+                model = setup.model(data, value, a, s)
+                result = train(model, data, config, seed=s)
+                done[(value, a, s)] = _cell_dataset(model, result, data, setup.kinds)
+    return [done[(c[setup.axis], c["alpha"], c["seed"])] for c in cells]
+
+
+def phase_diagram(axis="label_noise", values=None, alphas=PAPER_ALPHAS, seeds=10, epochs=None,
+                  *, lr=1e-3, batch_size=None, label_noise=0.0, dropout=0.0, optimizer="adam",
+                  width=100, depth=8, batchnorm=True, init="default", dataset="mnist5k",
+                  data_root=None, download=False, size=10, n_train=2560, split_seed=0,
+                  kinds=KINDS, stack_max_batch=STACK_MAX_BATCH, threads=1, store=None,
+                  client=None, progress=True):
+    """Train the grid ``axis x alpha x seed`` and return its load curves and metrics.
+
+    Parameters
+    ----------
+    axis : {"label_noise", "lr", "dropout", "batch_size"}
+        The noise axis (module docstring); ``-`` may replace ``_``.
+    values : sequence, optional
+        Its values; default ``PAPER_VALUES[axis]``.
+    alphas : sequence of float
+        LeakyReLU slopes in [0, 1].
+    seeds : int or sequence of int
+        Seeds, or how many (``range(seeds)``).
+    epochs : int, optional
+        Default ``PAPER_EPOCHS[axis]`` (200 for ``lr``, else 100).
+    lr, batch_size, label_noise, dropout, optimizer : optional
+        Values of the training knobs that are not the axis (paper defaults).
+    width, depth, batchnorm, init
+        MLP options (:class:`dnn.models.MLP`).
+    dataset, data_root, download, size, n_train, split_seed
+        Data (:func:`dnn.datasets.load_data`; ``split_seed`` is its ``seed``).
+    kinds : sequence of {"trace_ratio", "pinv"}
+        Separation measures recorded.
+    stack_max_batch : int
+        Batch sizes up to this train in stacks (module docstring).
+    threads : int or None
+        Torch threads while computing cells (restored afterwards); ``None`` leaves
+        torch's setting. Default 1: these small networks gain little from threads
+        within one training (about 20 % for a full batch on 2 idle cores) and lose
+        badly on a busy CPU; run cells in parallel processes instead (``client``).
+    store : str or PathLike, optional
+        Zarr store: resumable.
+    client : distributed.Client, optional
+        Run on this Dask cluster.
+    progress : bool
+        Progress bar.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dims ``(axis, alpha, seed, kind, layer)``; variables ``D`` and ``D_test``
+        (separation per layer, layer 0 = normalised input), ``v``, ``c``, ``c_rel``,
+        ``phase`` (per training curve, from :func:`analysis.load_curve_metrics`),
+        ``test_accuracy``, ``train_accuracy``, ``final_loss``, ``epochs_run``.
+        Summarise over seeds with :func:`summarize`.
+    """
+    axis = check_axis(axis)
+    values = tuple(PAPER_VALUES[axis] if values is None else values)
+    alphas = tuple(check_alpha(a) for a in alphas)
+    seeds = tuple(range(seeds)) if np.ndim(seeds) == 0 else tuple(int(s) for s in seeds)
+    epochs = PAPER_EPOCHS[axis] if epochs is None else int(epochs)
+    for v in values if axis == "dropout" else ():
+        check_dropout(v)
+    kinds = tuple(kinds)
+    base = TrainConfig(epochs=epochs, lr=lr, optimizer=optimizer, batch_size=batch_size,
+                       label_noise=label_noise)
+    for v in values if axis != "dropout" else ():
+        replace(base, **{axis: v})  # validates the axis values
+    model_options = (("width", width), ("depth", depth), ("batchnorm", batchnorm),
+                     ("init", init))
+    data_options = (("name", dataset), ("root", None if data_root is None else str(data_root)),
+                    ("download", download), ("size", size), ("n_train", n_train),
+                    ("seed", split_seed))
+    setup = PhaseSetup(axis, alphas, seeds, base, model_options, data_options, kinds,
+                       int(stack_max_batch), threads, check_dropout(dropout))
+    n = len(_data(data_options).y_train)
+    stacking = any(setup.stacked(setup.config(v), n) for v in values)
+    fingerprint = {
+        "what": "dnn.phase_diagram/1",
+        "axis": axis, "train": {k: getattr(base, k) for k in base.__dataclass_fields__},
+        "model": dict(model_options), "dropout": setup.dropout,
+        "data": {k: v for k, v in data_options if k != "download"}, "kinds": list(kinds),
+        "stack_max_batch": setup.stack_max_batch, "alphas": list(alphas), "seeds": list(seeds),
+        "torch": torch.__version__,
+    }  # fmt: skip
+    ds = run_grid(
+        None, {axis: list(values), "alpha": list(alphas), "seed": list(seeds)},
+        fingerprint=fingerprint, store=store, client=client, progress=progress,
+        desc=f"dnn {axis}", batch_fn=partial(compute_cells, setup=setup),
+        batch=len(alphas) * len(seeds) if stacking else 1,
+    )  # fmt: skip
+    for name in (axis, "alpha"):
+        ds[name].attrs["long_name"] = LONG_NAMES[name]
+    ds.attrs.update(axis=axis, epochs=epochs)
+    return ds
+
+
+def summarize(ds, kind="trace_ratio"):
+    """Seed averages of a phase diagram and the shape of the seed-mean load curve.
+
+    The phase of each cell is that of the mean curve over seeds, judged with
+    ``atol`` = three standard errors of the total drop ``D_0 - D_L`` across seeds
+    (see :func:`analysis.load_curve_metrics`).
+
+    Returns
+    -------
+    xarray.Dataset
+        Dims ``(axis, alpha[, layer])``: ``D`` (mean curve), ``v``, ``c``, ``c_rel``,
+        ``phase`` (of the mean curve), ``c_rel_seed_mean`` (mean of the per-seed
+        ``c_rel``, NaN-skipping), ``test_accuracy`` and ``test_accuracy_std``,
+        ``final_loss``.
+    """
+    if kind not in ds["kind"].values:
+        raise ValueError(f"kind={kind!r}: this Dataset holds {list(ds['kind'].values)}")
+    d = ds["D"].sel(kind=kind)
+    mean = d.mean("seed")
+    drop = d.isel(layer=0) - d.isel(layer=-1)
+    n_seeds = ds.sizes["seed"]
+    se = drop.std("seed", ddof=1).values / np.sqrt(n_seeds) if n_seeds > 1 else 0.0
+    metrics = load_curve_metrics(mean.values, atol=3 * se)
+    dims = mean.dims[:-1]
+    out = xr.Dataset(
+        {
+            "D": mean,
+            **{k: (dims, np.asarray(metrics[k])) for k in ("v", "c", "c_rel", "phase")},
+            "c_rel_seed_mean": ds["c_rel"].sel(kind=kind).mean("seed", skipna=True),
+            "test_accuracy": ds["test_accuracy"].mean("seed"),
+            "test_accuracy_std": ds["test_accuracy"].std("seed"),
+            "final_loss": ds["final_loss"].mean("seed"),
+        }
+    )
+    out["c_rel"].attrs["long_name"] = "scale-free curvature c_rel of the mean load curve"
+    out["test_accuracy"].attrs["long_name"] = "test accuracy"
+    out.attrs.update(ds.attrs, kind=kind)
+    return out.drop_vars("kind", errors="ignore")

@@ -1,0 +1,97 @@
+"""Stacked training equals one-by-one training for the same seeds, up to float round-off.
+
+Tolerances: the two paths compute the same arithmetic in other summation orders
+(batched vs. unbatched matrix products, hand-written vs. autograd BatchNorm backward),
+so they start equal to ~1e-7 relative. Training amplifies round-off (chaotically with
+label noise), so runs are kept short: without label noise the epoch losses agree to
+1e-5 relative after 3 epochs of 20 steps; with label noise the first epoch agrees to
+1e-4. The load curves agree to 5e-3 only: the linear biases in front of a BatchNorm get
+pure round-off gradients, which Adam turns into steps of size ~lr in directions that
+differ between the two paths; training-mode BatchNorm cancels them exactly, but the
+evaluation-mode running means lag behind them by O(lr).
+"""
+
+import numpy as np
+import pytest
+import torch
+
+from dnn.batched import StackedMLP, train_stacked
+from dnn.features import evaluate
+from dnn.models import build_model
+from dnn.train import TrainConfig, train
+
+SPECS = [  # (seed, alpha, dropout)
+    (0, 0.0, 0.0),
+    (1, 0.5, 0.1),
+    (2, 1.0, 0.0),
+]
+
+
+def _models(data, specs, **options):
+    return [build_model("mlp", data, seed=s, alpha=a, dropout=p, width=24, depth=4, **options)
+            for s, a, p in specs]
+
+
+def _compare(data, configs, specs=SPECS, **options):
+    stacked = _models(data, specs, **options)
+    results = train_stacked(stacked, data, configs, [s for s, _, _ in specs])
+    single = _models(data, specs, **options)
+    singles = [train(m, data, c, seed=s) for m, c, (s, _, _) in zip(single, configs, specs,
+                                                                     strict=True)]
+    return stacked, results, single, singles
+
+
+def test_stacked_equals_one_by_one_without_label_noise(small_data):
+    configs = [TrainConfig(epochs=3, batch_size=20)] * len(SPECS)
+    stacked, results, single, singles = _compare(small_data, configs)
+    for ms, rs, m1, r1 in zip(stacked, results, single, singles, strict=True):
+        np.testing.assert_allclose(rs.losses, r1.losses, rtol=1e-5)
+        np.testing.assert_allclose(evaluate(ms, small_data).D_train,
+                                   evaluate(m1, small_data).D_train, atol=5e-3)
+        for name in ("linears.2.weight", "norms.2.running_var", "head.weight"):
+            a, b = ms.state_dict()[name], m1.state_dict()[name]
+            assert torch.allclose(a, b, atol=1e-4), name
+        assert int(ms.norms[0].num_batches_tracked) == int(m1.norms[0].num_batches_tracked)
+
+
+def test_stacked_equals_one_by_one_with_label_noise_for_one_epoch(small_data):
+    configs = [TrainConfig(epochs=1, batch_size=40, label_noise=s) for s in (0.0, 0.3, 0.8)]
+    _, results, _, singles = _compare(small_data, configs)
+    for rs, r1 in zip(results, singles, strict=True):
+        np.testing.assert_allclose(rs.losses, r1.losses, rtol=1e-4)
+
+
+def test_stacked_without_batchnorm_and_bias(small_data):
+    configs = [TrainConfig(epochs=2, batch_size=50, optimizer="sgd", lr=0.05)] * 2
+    _, results, _, singles = _compare(small_data, configs, specs=SPECS[:2], batchnorm=False,
+                                      bias=False)
+    for rs, r1 in zip(results, singles, strict=True):
+        np.testing.assert_allclose(rs.losses, r1.losses, rtol=1e-5)
+
+
+def test_early_stopped_networks_are_copied_out_at_their_epoch(small_data):
+    configs = [TrainConfig(epochs=30, batch_size=40, lr=1e-2, loss_tol=0.8)] * 2
+    _, results, _, singles = _compare(small_data, configs, specs=SPECS[:2])
+    for rs, r1 in zip(results, singles, strict=True):
+        assert rs.epochs_run == r1.epochs_run < 30
+        np.testing.assert_allclose(rs.losses, r1.losses, rtol=1e-3)
+
+
+def test_a_stack_is_deterministic(small_data):
+    configs = [TrainConfig(epochs=2, batch_size=20, label_noise=0.2)] * len(SPECS)
+    runs = []
+    for _ in range(2):
+        models = _models(small_data, SPECS)
+        train_stacked(models, small_data, configs, [0, 1, 2])
+        runs.append(torch.cat([p.flatten() for m in models for p in m.parameters()]))
+    assert torch.equal(*runs)
+
+
+def test_stack_requirements(small_data):
+    with pytest.raises(ValueError, match="one architecture"):
+        StackedMLP(_models(small_data, SPECS[:1]) + [build_model("mlp", small_data, width=8)])
+    configs = [TrainConfig(batch_size=20), TrainConfig(batch_size=40)]
+    with pytest.raises(ValueError, match="share batch_size"):
+        train_stacked(_models(small_data, SPECS[:2]), small_data, configs, [0, 1])
+    with pytest.raises(ValueError, match="as many configs"):
+        train_stacked(_models(small_data, SPECS[:2]), small_data, configs[:1], [0, 1])

@@ -1,0 +1,112 @@
+"""Phase diagrams: labelled result, resumable store, stacked cells, summary, figure, CLI."""
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from dnn.cli import build_parser
+from dnn.phase import phase_diagram, summarize
+from dnn.plots import curve_figure, phase_figure
+
+TINY = dict(width=16, depth=4, size=6, n_train=300, progress=False)
+
+
+@pytest.fixture(scope="module")
+def label_noise_grid():
+    return phase_diagram("label-noise", [0.0, 0.5], [0.0, 1.0], seeds=2, epochs=3, **TINY)
+
+
+def test_dataset_layout(label_noise_grid):
+    ds = label_noise_grid
+    assert ds["D"].dims == ("label_noise", "alpha", "seed", "kind", "layer")
+    assert ds.sizes == {"label_noise": 2, "alpha": 2, "seed": 2, "kind": 2, "layer": 4}
+    for name in ("D_test", "v", "c", "c_rel", "phase", "test_accuracy", "final_loss"):
+        assert name in ds
+    assert ds["phase"].dims == ("label_noise", "alpha", "seed", "kind")
+    assert np.all(np.isfinite(ds["D"].values))
+    assert ds.attrs["axis"] == "label_noise" and ds.attrs["cells_computed"] == 8
+    # curvature metrics are those of analysis.load_curve_metrics on each curve
+    from analysis import load_curve_metrics
+
+    curve = ds["D"].isel(label_noise=1, alpha=0, seed=1, kind=0).values
+    assert ds["c"].isel(label_noise=1, alpha=0, seed=1, kind=0) == pytest.approx(
+        float(load_curve_metrics(curve)["c"]))
+
+
+def test_cells_do_not_depend_on_the_grid(label_noise_grid):
+    one = phase_diagram("label_noise", [0.5], [1.0], seeds=[1], epochs=3, **TINY)
+    xr.testing.assert_equal(one["D"].isel(label_noise=0, alpha=0, seed=0),
+                            label_noise_grid["D"].sel(label_noise=0.5, alpha=1.0, seed=1))
+
+
+def test_resume_from_store_with_stacked_cells(tmp_path):
+    """Batch sizes 20 (stacked) and 300 (full batch); a second call computes nothing and
+    a store missing some cells recomputes exactly the same numbers."""
+    args = dict(axis="batch_size", values=[20, 300], alphas=[0.0, 0.5], seeds=2, epochs=2)
+    store = tmp_path / "grid.zarr"
+    first = phase_diagram(**args, store=store, **TINY)
+    again = phase_diagram(**args, store=store, **TINY)
+    assert again.attrs["cells_computed"] == 0
+    xr.testing.assert_equal(first["D"], again["D"])
+    fresh = phase_diagram(**args, **TINY)
+    xr.testing.assert_equal(first["D"], fresh["D"])
+    partial = phase_diagram(**{**args, "alphas": [0.5]}, **TINY)
+    xr.testing.assert_equal(partial["D"].sel(alpha=0.5), first["D"].sel(alpha=0.5))
+
+
+def test_summary_and_figure(label_noise_grid):
+    s = summarize(label_noise_grid, "pinv")
+    assert s["c_rel"].dims == ("label_noise", "alpha")
+    assert s["D"].dims == ("label_noise", "alpha", "layer")
+    assert set(np.unique(s["phase"].values)) <= {"concave", "linear", "convex",
+                                                 "undetermined"}
+    ax = phase_figure(label_noise_grid)
+    assert ax.get_xlabel().startswith("label + data noise")
+    with pytest.raises(ValueError, match="kind='eq3'"):
+        summarize(label_noise_grid, "eq3")
+
+
+def test_bad_axis():
+    with pytest.raises(ValueError, match="axis='noise'.*label_noise, lr, dropout, batch_size"):
+        phase_diagram("noise")
+    with pytest.raises(ValueError, match="alpha=2.0"):
+        phase_diagram("lr", [1e-3], alphas=[2.0])
+    with pytest.raises(ValueError, match="dropout=1.5"):
+        phase_diagram("dropout", [1.5])
+
+
+def test_cli_phase_and_curve(tmp_path, capsys):
+    parser = build_parser()
+    args = parser.parse_args([
+        "dnn-phase", "--axis", "dropout", "--values", "0,0.2", "--alphas", "0,1",
+        "--seeds", "2", "--epochs", "2", "--width", "16", "--depth", "3", "--size", "6",
+        "--n-train", "200", "--workers", "1", "--no-progress",
+        "--out", str(tmp_path / "p.nc"), "--plot", str(tmp_path / "p.png")])
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    assert "8 networks: trained 8" in out and (tmp_path / "p.png").exists()
+    assert xr.open_dataset(tmp_path / "p.nc")["D"].sizes["dropout"] == 2
+    args = parser.parse_args([
+        "dnn-curve", "--epochs", "4", "--record-every", "2", "--width", "16", "--depth", "3",
+        "--size", "6", "--n-train", "200", "--label-noise", "0.2",
+        "--out", str(tmp_path / "c.nc"), "--plot", str(tmp_path / "c.png")])
+    assert args.func(args) == 0
+    ds = xr.open_dataset(tmp_path / "c.nc")
+    assert ds["record"].values.tolist() == [0, 2, 4]
+    assert curve_figure(ds).get_xlabel().startswith("layer")
+
+
+def test_cli_linear_setting(capsys):
+    parser = build_parser()
+    args = parser.parse_args([
+        "dnn-curve", "--model", "linear", "--dataset", "orthogonal", "--optimizer", "sgd",
+        "--lr", "0.01", "--epochs", "3", "--depth", "3", "--size", "5"])
+    assert args.func(args) == 0
+    assert "orthogonal" in capsys.readouterr().out
+
+
+def test_cli_rejects_bad_values():
+    parser = build_parser()
+    args = parser.parse_args(["dnn-phase", "--axis", "lr", "--values", "1e-3:x:3"])
+    with pytest.raises(ValueError, match="--values"):
+        args.func(args)
