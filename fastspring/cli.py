@@ -9,6 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from dnn import cli as dnn_cli
+
+from . import sweep_cli
 from .params import NOISE_KINDS, Chain, Noise
 
 CHAIN_OPTIONS = {
@@ -121,6 +124,8 @@ def build_parser():
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_simulate(subparsers)
+    sweep_cli.add_commands(subparsers)
+    dnn_cli.add_commands(subparsers)
     _add_reproduce(subparsers)
     return parser
 
