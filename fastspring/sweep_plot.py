@@ -21,6 +21,8 @@ overdamped model without noise decay and left out otherwise.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from analysis import critical_sigma_mean_field
@@ -155,12 +157,23 @@ def _other(dims, name):
     return next(d for d in dims if d != name)
 
 
-_SYMBOLS = {"L": "L", "k": "k", "y": "y", "mu_plus": "μ₊", "mu_minus": "μ₋", "sigma": "σ"}
+_SYMBOLS = {"L": "L", "k": "k", "y": "y", "mu_plus": "μ₊", "mu_minus": "μ₋", "gamma": "γ"}
 
 
 def _title(ds):
+    """The model and its fixed parameters, then the run and any non-default noise."""
     a = ds.attrs
-    fixed = [f"{symbol} = {a[f'chain_{name}']:g}" for name, symbol in _SYMBOLS.items()
-             if f"chain_{name}" in a]  # fmt: skip
-    run = f"{a['chains_per_cell']} chains × {a['steps']} steps" if "steps" in a else ""
-    return f"{a.get('model', '')} model: " + ", ".join(fixed) + (f"\n{run}" if run else "")
+    values = {name: a.get(f"chain_{name}", a.get(name)) for name in _SYMBOLS}
+    fixed = [f"{_SYMBOLS[n]} = {v:g}" for n, v in values.items() if isinstance(v, numbers.Real)]
+    run = [f"{a['chains_per_cell']} chains"]
+    if "steps" in a:
+        run.append(f"{a['steps']} steps" + (f" of dt = {a['dt']:g}" if "dt" in a else ""))
+    noise = []
+    if a.get("noise_kind", "gaussian") != "gaussian":
+        noise.append(f"{a['noise_kind']} noise, bound {a['noise_bound']:g}")
+    if a.get("noise_synchronous"):
+        noise.append("synchronous noise" + (" (sum)" if a.get("sync_convention") == "sum" else ""))
+    if a.get("noise_decay"):
+        noise.append(f"decay λ = {a['noise_decay']:g}")
+    lines = [f"{a.get('model', '')} model: " + ", ".join(fixed), " × ".join(run)]
+    return "\n".join(lines + ([", ".join(noise)] if noise else []))
