@@ -3,7 +3,7 @@
 Small-batch training is bound by per-step overhead, not arithmetic: a step of the
 reference MLP on 5 samples costs about 1 ms on a CPU whatever the matrix sizes. Here
 ``B`` networks take their steps together: every weight is a ``(B, out, in)`` tensor and
-every activation a ``(B, d, n)`` tensor (network, feature, sample), a linear layer is
+every activation a ``(B, n, d)`` tensor (network, sample, feature), a linear layer is
 one ``torch.baddbmm``, and one fused optimizer step updates all networks. Adam and SGD
 act element by element, so one optimizer over the stacked parameters is exactly ``B``
 independent optimizers.
@@ -57,11 +57,11 @@ from .train import TrainResult, check_batches, make_optimizer, stopped
 class StackedMLP:
     """``B`` :class:`~dnn.models.MLP` s of one architecture as stacked tensors.
 
-    Activations are laid out ``(B, d, n)`` (network, feature, sample): a linear layer is
-    one ``baddbmm`` with the weights in PyTorch's own ``(B, out, in)`` layout, and
-    BatchNorm statistics are means over the last axis. Forward and backward passes are
-    written out (module docstring of :mod:`dnn.batched`), with the gradients written
-    into persistent ``.grad`` buffers that the optimizer reads.
+    Activations are laid out ``(B, n, d)`` (network, sample, feature): a linear layer is
+    one ``baddbmm`` with the weights in PyTorch's own ``(B, out, in)`` layout, and the
+    BatchNorm statistics are reductions over axis 1, which run vectorised along the
+    features. Forward and backward passes are written out (module docstring), with the
+    gradients written into persistent ``.grad`` buffers that the optimizer reads.
 
     Parameters
     ----------
@@ -69,23 +69,25 @@ class StackedMLP:
         Same input dimension, width, depth, classes, BatchNorm and bias settings.
         Their parameters and BatchNorm statistics are copied in; :meth:`write_back`
         copies them out again.
+    generators : sequence of torch.Generator, optional
+        One per network, for its dropout masks.
     """
 
     def __init__(self, mlps, generators=None):
         self.mlps = list(mlps)
-        first = self.mlps[0]
-        shapes = [[(k, tuple(v.shape)) for k, v in m.state_dict().items()] for m in self.mlps]
-        if not all(isinstance(m, MLP) for m in self.mlps) or any(s != shapes[0] for s in shapes):
+        states = [m.state_dict() for m in self.mlps]
+        layout = [(k, tuple(v.shape)) for k, v in states[0].items()]
+        if not all(isinstance(m, MLP) for m in self.mlps) or any(
+                [(k, tuple(v.shape)) for k, v in st.items()] != layout for st in states):
             raise ValueError("StackedMLP needs MLPs of one architecture (same sizes, "
                              "BatchNorm and bias settings)")
-        self.params = {name: torch.stack([dict(m.named_parameters())[name].detach()
-                                          for m in self.mlps]).requires_grad_()
-                       for name, _ in first.named_parameters()}
+        first = self.mlps[0]
+        names = [name for name, _ in first.named_parameters()]
+        self.params = {k: torch.stack([st[k] for st in states]).requires_grad_() for k in names}
         for p in self.params.values():
             p.grad = torch.zeros_like(p)
-        self.buffers = {name: torch.stack([dict(m.named_buffers())[name]
-                                           for m in self.mlps]).clone()
-                        for name, _ in first.named_buffers()}
+        self.buffers = {k: torch.stack([st[k] for st in states])
+                        for k, _ in first.named_buffers()}
         self.batchnorm = isinstance(first.input_norm, torch.nn.BatchNorm1d)
         if self.batchnorm:
             self.eps, self.momentum = first.input_norm.eps, first.input_norm.momentum
@@ -93,12 +95,10 @@ class StackedMLP:
         self.alpha = torch.tensor([m.alpha for m in self.mlps])
         self.dropout = [m.drops[0].p for m in self.mlps]
         self.generators = generators or [None] * len(self.mlps)
+        self.steps = 0  # training steps so far (BatchNorm's num_batches_tracked)
 
     def __len__(self):
         return len(self.mlps)
-
-    def _grad(self, name, value):
-        self.params[name].grad.copy_(value)
 
     def _norm(self, z, prefix):
         """Training-mode BatchNorm (batch statistics; running statistics updated).
@@ -107,20 +107,19 @@ class StackedMLP:
         the running mean and the unbiased running variance move by ``momentum``.
         Returns ``out`` and what the backward pass needs.
         """
-        n = z.shape[2]
-        mean = z.mean(dim=2, keepdim=True)
+        n = z.shape[1]
+        mean = z.mean(dim=1, keepdim=True)
         zc = z - mean
-        var = (zc * zc).mean(dim=2, keepdim=True)
+        var = (zc * zc).mean(dim=1, keepdim=True)
         inv = (var + self.eps).rsqrt_()
         zhat = zc.mul_(inv)
-        gamma = self.params[f"{prefix}.weight"].unsqueeze(2)
-        out = torch.addcmul(self.params[f"{prefix}.bias"].unsqueeze(2), zhat, gamma)
+        gamma = self.params[f"{prefix}.weight"].unsqueeze(1)
+        out = torch.addcmul(self.params[f"{prefix}.bias"].unsqueeze(1), zhat, gamma)
         m = self.momentum
-        self.buffers[f"{prefix}.running_mean"].mul_(1 - m).add_(mean.squeeze(2), alpha=m)
-        self.buffers[f"{prefix}.running_var"].mul_(1 - m).add_(var.squeeze(2),
+        self.buffers[f"{prefix}.running_mean"].mul_(1 - m).add_(mean.squeeze(1), alpha=m)
+        self.buffers[f"{prefix}.running_var"].mul_(1 - m).add_(var.squeeze(1),
                                                                alpha=m * n / (n - 1))
-        self.buffers[f"{prefix}.num_batches_tracked"] += 1
-        return out, (zhat, inv * gamma)
+        return out, (zhat, inv.mul_(gamma))
 
     def _norm_backward(self, dout, cache, prefix, need_input=True):
         """Gradients of BatchNorm: writes d gamma, d beta; returns dz (or None).
@@ -128,28 +127,26 @@ class StackedMLP:
         ``dz = gamma / sigma (dout - mean_n dout - zhat mean_n(dout zhat))``.
         """
         zhat, scale = cache
-        dbeta = dout.sum(dim=2)
-        dgamma = (dout * zhat).sum(dim=2)
-        self._grad(f"{prefix}.bias", dbeta)
-        self._grad(f"{prefix}.weight", dgamma)
+        dbeta = torch.sum(dout, dim=1, out=self.params[f"{prefix}.bias"].grad)
+        dgamma = torch.sum(dout * zhat, dim=1, out=self.params[f"{prefix}.weight"].grad)
         if not need_input:
             return None
-        n = dout.shape[2]
-        centred = dout - (dbeta / n).unsqueeze(2)
-        return centred.sub_(zhat * (dgamma / n).unsqueeze(2)).mul_(scale)
+        n = dout.shape[1]
+        centred = dout - (dbeta / n).unsqueeze(1)
+        return centred.sub_(zhat.mul_((dgamma / n).unsqueeze(1))).mul_(scale)
 
     def _linear(self, h, prefix):
-        """Per-network ``W h + b`` of ``h`` (B, d_in, n) -> (B, d_out, n)."""
-        w = self.params[f"{prefix}.weight"]
+        """Per-network ``W h + b`` of ``h`` (B, n, d_in) -> (B, n, d_out)."""
+        w = self.params[f"{prefix}.weight"].transpose(1, 2)
         bias = self.params.get(f"{prefix}.bias")
-        return torch.bmm(w, h) if bias is None else torch.baddbmm(bias.unsqueeze(2), w, h)
+        return torch.bmm(h, w) if bias is None else torch.baddbmm(bias.unsqueeze(1), h, w)
 
     def _linear_backward(self, dz, h, prefix):
-        """Writes dW = dz h^T and db = sum_n dz; returns dh = W^T dz."""
-        torch.bmm(dz, h.transpose(1, 2), out=self.params[f"{prefix}.weight"].grad)
+        """Writes dW = dz^T h and db = sum_n dz; returns dh = dz W."""
+        torch.bmm(dz.transpose(1, 2), h, out=self.params[f"{prefix}.weight"].grad)
         if f"{prefix}.bias" in self.params:
-            torch.sum(dz, dim=2, out=self.params[f"{prefix}.bias"].grad)
-        return torch.bmm(self.params[f"{prefix}.weight"].transpose(1, 2), dz)
+            torch.sum(dz, dim=1, out=self.params[f"{prefix}.bias"].grad)
+        return torch.bmm(dz, self.params[f"{prefix}.weight"])
 
     def _act(self, u):
         """LeakyReLU with each network's slope; returns it and its derivative.
@@ -161,8 +158,8 @@ class StackedMLP:
         slope = torch.gt(u, 0, out=torch.empty_like(u)).mul_(1.0 - alpha).add_(alpha)
         return F.prelu(u.view(1, len(self), -1), self.alpha).view(u.shape), slope
 
-    def _masks(self, d, n):
-        """Per-network dropout masks (B, d, n), scaled by 1/(1-p), or None without dropout.
+    def _masks(self, n, d):
+        """Per-network dropout masks (B, n, d), scaled by 1/(1-p), or None without dropout.
 
         Each mask is drawn with the shape (n, d) that one-by-one training uses, so both
         consume the network's generator identically.
@@ -170,8 +167,8 @@ class StackedMLP:
         if not any(self.dropout):
             return None
         return torch.stack([
-            torch.ones(d, n) if p == 0 else
-            torch.empty(n, d).bernoulli_(1.0 - p, generator=g).div_(1.0 - p).T
+            torch.ones(n, d) if p == 0 else
+            torch.empty(n, d).bernoulli_(1.0 - p, generator=g).div_(1.0 - p)
             for p, g in zip(self.dropout, self.generators, strict=True)])
 
     @torch.no_grad()
@@ -180,7 +177,7 @@ class StackedMLP:
 
         Parameters
         ----------
-        x : torch.Tensor, shape (B, d_0, n)
+        x : torch.Tensor, shape (B, n, d_0)
         y : torch.Tensor of int64, shape (B, n)
 
         Returns
@@ -201,10 +198,10 @@ class StackedMLP:
             saved.append((h_in, cache, slope, mask))
         logits = self._linear(h, "head")
         n = y.shape[1]
-        logp = torch.log_softmax(logits, dim=1)
-        loss = -logp.gather(1, y.unsqueeze(1)).squeeze(1).mean(dim=1)
-        dlogits = logp.exp_().scatter_add_(1, y.unsqueeze(1), torch.full(y.unsqueeze(1).shape,
-                                                                            -1.0)).div_(n)
+        target = y.unsqueeze(2)
+        logp = torch.log_softmax(logits, dim=2)
+        loss = -logp.gather(2, target).squeeze(2).mean(dim=1)
+        dlogits = logp.exp_().scatter_add_(2, target, torch.full(target.shape, -1.0)).div_(n)
         dh = self._linear_backward(dlogits, h, "head")
         for layer in reversed(range(self.depth - 1)):
             h_in, cache, slope, mask = saved[layer]
@@ -215,6 +212,7 @@ class StackedMLP:
             dh = self._linear_backward(dz, h_in, f"linears.{layer}")
         if norm:
             self._norm_backward(dh, in_cache, "input_norm", need_input=False)
+        self.steps += 1
         return loss
 
     def write_back(self, which=None):
@@ -224,17 +222,18 @@ class StackedMLP:
                 for name, p in self.mlps[b].named_parameters():
                     p.copy_(self.params[name][b])
                 for name, buf in self.mlps[b].named_buffers():
-                    buf.copy_(self.buffers[name][b])
+                    value = self.buffers[name][b]
+                    buf.copy_(value + self.steps if name.endswith("num_batches_tracked")
+                              else value)
 
 
 def _stack_batch(x_all, y_all, idx, configs, x_std, n_classes, generators):
-    """Inputs (B, d, n) and labels (B, n) of one step; ``idx`` (B, n) indexes the samples."""
+    """Inputs (B, n, d) and labels (B, n) of one step; ``idx`` (B, n) indexes the samples."""
     if all(c.label_noise == 0 for c in configs):
-        return x_all[idx].transpose(1, 2).contiguous(), y_all[idx]
+        return x_all[idx], y_all[idx]
     pairs = [corrupt(x_all[i], y_all[i], c.label_noise, x_std, n_classes, g)
              for i, c, g in zip(idx, configs, generators, strict=True)]
-    return (torch.stack([p[0].T for p in pairs]).contiguous(),
-            torch.stack([p[1] for p in pairs]))
+    return torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])
 
 
 def _check_shared(configs):

@@ -1,0 +1,159 @@
+"""Benchmarks of the dnn package (issue 5, "Measure and record").
+
+Three measurements, each printing what it ran, the machine load and the numbers::
+
+    python benchmarks/bench_dnn.py speedup [--epochs 1] [--batch-sizes 5,10,...]
+        Stacked vs one-by-one training, per batch size: seconds per network-epoch of a
+        stack of alphas x seeds networks and of one network alone, their ratio, and the
+        extrapolated batch-size panel (10 seeds x 6 alphas x 100 epochs) both ways.
+
+    python benchmarks/bench_dnn.py panel --axis label_noise [--seeds 10] [--workers 2]
+        [--store PATH]
+        Wall time of a phase-diagram panel (paper values, 100 epochs, full batch unless
+        the axis is the batch size), then the qualitative table below.
+
+    python benchmarks/bench_dnn.py table --store PATH
+        The paper's qualitative finding on a finished panel: per cell the seed-mean
+        curvature c_rel, phase and test accuracy; ReLU without noise concave? noise
+        >= 0.5 linear or convex? are the most linear cells the most accurate?
+"""
+
+import argparse
+import os
+import time
+
+import numpy as np
+import torch
+
+from dnn import PAPER_ALPHAS, PAPER_VALUES, build_model, load_data, summarize
+from dnn.batched import train_stacked
+from dnn.phase import phase_diagram
+from dnn.train import TrainConfig, train
+
+
+def _load():
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def speedup(args):
+    torch.set_num_threads(1)
+    data = load_data()
+    alphas, seeds = PAPER_ALPHAS, range(args.seeds)
+    members = [(a, s) for a in alphas for s in seeds]
+    print(f"load average before: {_load()}; torch threads 1; stack of {len(members)} "
+          f"networks (6 alphas x {args.seeds} seeds); {args.epochs} epoch(s) timed")
+    print(f"{'batch':>6} {'stacked s/net-epoch':>20} {'one-by-one s/net-epoch':>23} "
+          f"{'speed-up':>9}")
+    totals = {"stacked": 0.0, "single": 0.0, "mixed": 0.0}
+    for bs in args.batch_sizes:
+        config = TrainConfig(epochs=args.epochs, batch_size=bs)
+        models = [build_model("mlp", data, seed=s, alpha=a) for a, s in members]
+        t = time.perf_counter()
+        train_stacked(models, data, [config] * len(models), [s for _, s in members])
+        stacked = (time.perf_counter() - t) / (len(models) * args.epochs)
+        single_runs = []
+        for a, s in members[:: max(1, len(members) // args.singles)][: args.singles]:
+            model = build_model("mlp", data, seed=s, alpha=a)
+            t = time.perf_counter()
+            train(model, data, config, seed=s)
+            single_runs.append((time.perf_counter() - t) / args.epochs)
+        single = float(np.mean(single_runs))
+        print(f"{bs:6d} {stacked:20.4f} {single:23.4f} {single / stacked:9.2f}")
+        panel = 60 * 100  # network-epochs of one batch size in the paper's panel
+        totals["stacked"] += stacked * panel
+        totals["single"] += single * panel
+        totals["mixed"] += min(stacked, single) * panel
+    print(f"load average after: {_load()}")
+    print("extrapolated batch-size panel (60 networks x 100 epochs per batch size, one core): "
+          f"one-by-one {totals['single'] / 60:.1f} min, stacked {totals['stacked'] / 60:.1f} "
+          f"min, best of both per batch size {totals['mixed'] / 60:.1f} min")
+
+
+def panel(args):
+    from distributed import Client, LocalCluster
+
+    values = PAPER_VALUES[args.axis] if args.values is None else args.values
+    print(f"load average before: {_load()}; axis {args.axis}, {len(values)} values x "
+          f"{len(PAPER_ALPHAS)} alphas x {args.seeds} seeds, {args.workers} worker process(es)"
+          f" x 1 thread")
+    t = time.perf_counter()
+    cluster = client = None
+    if args.workers > 1:
+        cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True)
+        client = Client(cluster)
+    try:
+        ds = phase_diagram(args.axis, values, PAPER_ALPHAS, args.seeds, store=args.store,
+                           client=client)
+    finally:
+        if client is not None:
+            client.close()
+            cluster.close()
+    wall = time.perf_counter() - t
+    print(f"wall time {wall:.1f} s for {ds.attrs['cells_computed']} trainings "
+          f"({wall / max(ds.attrs['cells_computed'], 1):.3f} s each); load average after: "
+          f"{_load()}")
+    _table(ds)
+
+
+def _table(ds):
+    axis = ds.attrs["axis"]
+    for kind in ("trace_ratio", "pinv"):
+        s = summarize(ds, kind)
+        print(f"\nD = {kind}: seed-mean c_rel / phase / test accuracy (rows alpha, cols {axis})")
+        print(f"{'alpha':>6} " + " ".join(f"{v:>16.4g}" for v in s[axis].values))
+        for a in s["alpha"].values:
+            row = s.sel(alpha=a)
+            print(f"{a:6.2f} " + " ".join(
+                f"{c:6.2f} {p[:4]:>4} {acc:.3f}"
+                for c, p, acc in zip(row["c_rel"].values, row["phase"].values,
+                                     row["test_accuracy"].values, strict=True)))
+        relu = s.sel(alpha=0.0).isel({axis: 0})
+        print(f"ReLU, {axis}={float(s[axis][0]):g}: c_rel {float(relu['c_rel']):.3f} "
+              f"({relu['phase'].values})")
+        flat = s.stack(cell=(axis, "alpha"))
+        finite = np.isfinite(flat["c_rel"].values)
+        order = np.argsort(np.abs(flat["c_rel"].values[finite]))
+        acc = flat["test_accuracy"].values[finite]
+        k = max(1, len(order) // 5)
+        linear, rest = acc[order[:k]].mean(), acc[order[k:]].mean()
+        print(f"most linear fifth of the cells (|c_rel| smallest, {k} cells): mean test "
+              f"accuracy {linear:.4f}; the other cells {rest:.4f}; best cell {acc.max():.4f}")
+        rho = np.corrcoef(np.abs(flat["c_rel"].values[finite]), acc)[0, 1]
+        print(f"correlation of |c_rel| with test accuracy over cells: {rho:.3f}")
+
+
+def table(args):
+    import xarray as xr
+
+    ds = xr.open_zarr(args.store)
+    ds.attrs["axis"] = next(d for d in ds["D"].dims if d not in ("alpha", "seed", "kind",
+                                                                 "layer"))
+    _table(ds.load())
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("speedup")
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--seeds", type=int, default=10)
+    p.add_argument("--singles", type=int, default=2, help="one-by-one runs timed per batch size")
+    p.add_argument("--batch-sizes", type=lambda t: [int(v) for v in t.split(",")],
+                   default=list(PAPER_VALUES["batch_size"]))
+    p.set_defaults(func=speedup)
+    p = sub.add_parser("panel")
+    p.add_argument("--axis", default="label_noise")
+    p.add_argument("--values", type=lambda t: [float(v) for v in t.split(",")])
+    p.add_argument("--seeds", type=int, default=10)
+    p.add_argument("--workers", type=int, default=os.cpu_count())
+    p.add_argument("--store")
+    p.set_defaults(func=panel)
+    p = sub.add_parser("table")
+    p.add_argument("--store", required=True)
+    p.set_defaults(func=table)
+    args = parser.parse_args()
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()
