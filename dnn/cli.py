@@ -18,6 +18,7 @@ import os
 from fastspring.sweep_cli import parse_values, phase_map
 
 from .datasets import NAMES, load_data, orthogonal_data
+from .features import LOADS, evaluate
 from .models import INITS, MODELS, build_model
 from .phase import AXES, STACK_MAX_BATCH, phase_diagram, summarize
 from .separation import KINDS
@@ -89,8 +90,8 @@ def _add_phase(subparsers):
     _add_model_options(p)
     _add_data_options(p)
     run = p.add_argument_group("where it runs and what it writes")
-    run.add_argument("--kind", choices=KINDS, default="trace_ratio",
-                     help="separation measure of the summary and the plot")
+    run.add_argument("--kind", choices=LOADS, default="trace_ratio",
+                     help="load of the summary and the plot (regression: also recorded)")
     run.add_argument("--stack-max-batch", type=int, default=STACK_MAX_BATCH,
                      help=f"train batch sizes up to this in stacks (default {STACK_MAX_BATCH})")
     run.add_argument("--store", help="Zarr store: cells written as they finish; resumable")
@@ -133,7 +134,8 @@ def run_phase(args):
             depth=args.depth or 8, batchnorm=not args.no_batchnorm, init=args.init,
             dataset=args.dataset, data_root=args.data_root, download=args.download,
             size=args.size, n_train=args.n_train or 2560, split_seed=args.split_seed,
-            stack_max_batch=args.stack_max_batch, threads=args.threads or 1, store=args.store,
+            kinds=_kinds(args.kind), stack_max_batch=args.stack_max_batch,
+            threads=args.threads or 1, store=args.store,
             client=client, progress=not args.no_progress,
         )  # fmt: skip
     finally:
@@ -158,6 +160,11 @@ def run_phase(args):
         save_figure(phase_figure(ds, args.kind).figure, args.plot)
         print(f"wrote {args.plot}")
     return 0
+
+
+def _kinds(kind):
+    """The recorded loads: both separation measures, plus ``kind`` if it is another."""
+    return KINDS if kind in KINDS else (*KINDS, kind)
 
 
 def _client(args):
@@ -198,7 +205,7 @@ def _add_curve(subparsers):
     p.add_argument("--channels", type=int, default=16, help="CNN channels (default 16)")
     p.add_argument("--seed", type=int, default=0, help="initialisation and training seed")
     p.add_argument("--record-every", type=int, default=1, help="record every N epochs")
-    p.add_argument("--kind", choices=KINDS, default="trace_ratio", help="measure printed")
+    p.add_argument("--kind", choices=LOADS, default="trace_ratio", help="load printed")
     _add_train_options(p)
     _add_model_options(p)
     _add_data_options(p)
@@ -231,17 +238,17 @@ def run_curve(args):
 
     from analysis import load_curve_metrics
 
-    from .features import evaluate
-
     if args.threads:
         torch.set_num_threads(args.threads)
     data = _curve_data(args)
     model = build_model(args.model, data, seed=args.seed, **_model_options(args))
     config = TrainConfig(epochs=args.epochs or 100, lr=args.lr, optimizer=args.optimizer,
                          batch_size=args.batch_size, label_noise=args.label_noise)
-    result = train(model, data, config, seed=args.seed, record_every=args.record_every)
-    ev = evaluate(model, data, test_curves=True)
-    k = list(KINDS).index(args.kind)
+    kinds = _kinds(args.kind)
+    result = train(model, data, config, seed=args.seed, record_every=args.record_every,
+                   kinds=kinds)
+    ev = evaluate(model, data, kinds, test_curves=True)
+    k = kinds.index(args.kind)
     metrics = load_curve_metrics(ev.D_train[k])
     print(f"{data!r}; {args.model}; {result.epochs_run} epochs; final loss "
           f"{result.final_loss:.4g}; train accuracy {ev.train_accuracy:.4f}; "

@@ -10,7 +10,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .separation import KINDS, separation
+from .separation import KINDS, regression_load, separation
+
+#: every per-layer load: the two separation measures and the regression load of SM S5
+LOADS = (*KINDS, "regression")
 
 
 @torch.no_grad()
@@ -46,14 +49,26 @@ def layer_features(model, x):
     return captured, logits
 
 
+def layer_load(features, labels, kind):
+    """One layer's load: :func:`~dnn.separation.separation` of ``kind`` "trace_ratio" or
+    "pinv", or for "regression" the RMSE of the best affine map from the features to the
+    one-hot labels (:func:`~dnn.separation.regression_load`, SM S5)."""
+    if kind == "regression":
+        onehot = torch.nn.functional.one_hot(torch.as_tensor(labels).long())
+        return regression_load(features, onehot)
+    if kind not in LOADS:
+        raise ValueError(f"kind={kind!r}: choose one of {', '.join(LOADS)}")
+    return separation(features, labels, kind)
+
+
 def load_curves(features, labels, kinds=KINDS):
-    """Separation of every layer, one curve per kind.
+    """The load of every layer, one curve per kind (see :func:`layer_load`).
 
     Returns
     -------
     ndarray, float64, shape (len(kinds), n_layers)
     """
-    return np.array([[separation(f, labels, kind) for f in features] for kind in kinds])
+    return np.array([[layer_load(f, labels, kind) for f in features] for kind in kinds])
 
 
 def accuracy(logits, labels):
@@ -91,7 +106,7 @@ def evaluate(model, data, kinds=KINDS, *, test_curves=False):
     ----------
     model : torch.nn.Module
     data : Data
-    kinds : sequence of {"trace_ratio", "pinv"}
+    kinds : sequence of {"trace_ratio", "pinv", "regression"}
     test_curves : bool
         Also compute the load curves on the test set.
 

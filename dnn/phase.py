@@ -36,7 +36,7 @@ from fastspring.grid import run_grid
 
 from .batched import train_stacked
 from .datasets import load_data
-from .features import evaluate
+from .features import LOADS, evaluate
 from .models import build_model, check_alpha, check_dropout
 from .separation import KINDS
 from .train import TrainConfig, train
@@ -203,8 +203,8 @@ def phase_diagram(axis="label_noise", values=None, alphas=PAPER_ALPHAS, seeds=10
         MLP options (:class:`dnn.models.MLP`).
     dataset, data_root, download, size, n_train, split_seed
         Data (:func:`dnn.datasets.load_data`; ``split_seed`` is its ``seed``).
-    kinds : sequence of {"trace_ratio", "pinv"}
-        Separation measures recorded.
+    kinds : sequence of {"trace_ratio", "pinv", "regression"}
+        Per-layer loads recorded (:func:`dnn.features.layer_load`).
     stack_max_batch : int
         Batch sizes up to this train in stacks (module docstring).
     threads : int or None
@@ -236,6 +236,9 @@ def phase_diagram(axis="label_noise", values=None, alphas=PAPER_ALPHAS, seeds=10
     for v in values if axis == "dropout" else ():
         check_dropout(v)
     kinds = tuple(kinds)
+    for kind in kinds:
+        if kind not in LOADS:
+            raise ValueError(f"kinds: {kind!r} is not one of {', '.join(LOADS)}")
     base = TrainConfig(epochs=epochs, lr=lr, optimizer=optimizer, batch_size=batch_size,
                        label_noise=label_noise)
     for v in values if axis != "dropout" else ():

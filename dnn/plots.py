@@ -57,7 +57,7 @@ def curve_figure(ds, kind="trace_ratio", *, ax=None):
     ----------
     ds : xarray.Dataset
         :meth:`dnn.train.TrainResult.to_xarray` of a run with recorded curves.
-    kind : {"trace_ratio", "pinv"}
+    kind : {"trace_ratio", "pinv", "regression"}
 
     Returns
     -------
@@ -74,5 +74,5 @@ def curve_figure(ds, kind="trace_ratio", *, ax=None):
         ax.plot(ds["layer"].values, curve, marker="o", markersize=3, color=cmap(norm(epoch)))
     ax.figure.colorbar(ScalarMappable(norm, cmap), ax=ax, label="epoch")
     ax.set_xlabel("layer l (0 = normalised input)")
-    ax.set_ylabel(f"data separation D_l ({kind})")
+    ax.set_ylabel(f"load D_l ({kind})")
     return ax

@@ -88,7 +88,7 @@ def test_cli_phase_and_curve(tmp_path, capsys):
     assert xr.open_dataset(tmp_path / "p.nc")["D"].sizes["dropout"] == 2
     args = parser.parse_args([
         "dnn-curve", "--epochs", "4", "--record-every", "2", "--width", "16", "--depth", "3",
-        "--size", "6", "--n-train", "200", "--label-noise", "0.2",
+        "--size", "6", "--n-train", "200", "--label-noise", "0.2", "--kind", "regression",
         "--out", str(tmp_path / "c.nc"), "--plot", str(tmp_path / "c.png")])
     assert args.func(args) == 0
     ds = xr.open_dataset(tmp_path / "c.nc")

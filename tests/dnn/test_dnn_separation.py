@@ -134,3 +134,15 @@ def test_errors_name_the_problem(features):
         separation(x, np.zeros(len(y)))
     with pytest.raises(ValueError, match="rows"):
         separation(x, y[:-1])
+
+
+def test_regression_kind_of_load_curves():
+    from dnn.features import layer_load
+
+    rng = np.random.default_rng(7)
+    y = rng.integers(0, 3, 300)
+    perfect = np.eye(3)[y] + 0.0
+    assert layer_load(perfect, y, "regression") < 1e-12
+    assert layer_load(rng.normal(size=(300, 4)), y, "regression") > 0.4
+    with pytest.raises(ValueError, match="kind='mse'.*regression"):
+        layer_load(perfect, y, "mse")
