@@ -70,10 +70,14 @@ class StackedMLP:
         Their parameters and BatchNorm statistics are copied in; :meth:`write_back`
         copies them out again.
     generators : sequence of torch.Generator, optional
-        One per network, for its dropout masks.
+        One per network (CPU generators), for its dropout masks.
+    device : str or torch.device, optional
+        Where the stack computes (default: the CPU). Random draws stay on the CPU
+        generators and are copied over, so a GPU stack sees the same batches, noise
+        and masks as a CPU run.
     """
 
-    def __init__(self, mlps, generators=None):
+    def __init__(self, mlps, generators=None, device=None):
         self.mlps = list(mlps)
         states = [m.state_dict() for m in self.mlps]
         layout = [(k, tuple(v.shape)) for k, v in states[0].items()]
@@ -82,17 +86,19 @@ class StackedMLP:
             raise ValueError("StackedMLP needs MLPs of one architecture (same sizes, "
                              "BatchNorm and bias settings)")
         first = self.mlps[0]
+        self.device = torch.device(device or "cpu")
         names = [name for name, _ in first.named_parameters()]
-        self.params = {k: torch.stack([st[k] for st in states]).requires_grad_() for k in names}
+        self.params = {k: torch.stack([st[k] for st in states]).to(self.device).requires_grad_()
+                       for k in names}
         for p in self.params.values():
             p.grad = torch.zeros_like(p)
-        self.buffers = {k: torch.stack([st[k] for st in states])
+        self.buffers = {k: torch.stack([st[k] for st in states]).to(self.device)
                         for k, _ in first.named_buffers()}
         self.batchnorm = isinstance(first.input_norm, torch.nn.BatchNorm1d)
         if self.batchnorm:
             self.eps, self.momentum = first.input_norm.eps, first.input_norm.momentum
         self.depth = len(first.linears) + 1
-        self.alpha = torch.tensor([m.alpha for m in self.mlps])
+        self.alpha = torch.tensor([m.alpha for m in self.mlps], device=self.device)
         self.dropout = [m.drops[0].p for m in self.mlps]
         self.generators = generators or [None] * len(self.mlps)
         self.steps = 0  # training steps so far (BatchNorm's num_batches_tracked)
@@ -169,7 +175,7 @@ class StackedMLP:
         return torch.stack([
             torch.ones(n, d) if p == 0 else
             torch.empty(n, d).bernoulli_(1.0 - p, generator=g).div_(1.0 - p)
-            for p, g in zip(self.dropout, self.generators, strict=True)])
+            for p, g in zip(self.dropout, self.generators, strict=True)]).to(self.device)
 
     @torch.no_grad()
     def loss_and_grads(self, x, y):
@@ -201,7 +207,8 @@ class StackedMLP:
         target = y.unsqueeze(2)
         logp = torch.log_softmax(logits, dim=2)
         loss = -logp.gather(2, target).squeeze(2).mean(dim=1)
-        dlogits = logp.exp_().scatter_add_(2, target, torch.full(target.shape, -1.0)).div_(n)
+        minus_one = torch.full(target.shape, -1.0, device=self.device)
+        dlogits = logp.exp_().scatter_add_(2, target, minus_one).div_(n)
         dh = self._linear_backward(dlogits, h, "head")
         for layer in reversed(range(self.depth - 1)):
             h_in, cache, slope, mask = saved[layer]
@@ -227,13 +234,20 @@ class StackedMLP:
                               else value)
 
 
-def _stack_batch(x_all, y_all, idx, configs, x_std, n_classes, generators):
-    """Inputs (B, n, d) and labels (B, n) of one step; ``idx`` (B, n) indexes the samples."""
+def _stack_batch(data, on_device, idx, configs, x_std, generators):
+    """Inputs (B, n, d) and labels (B, n) of one step; ``idx`` (B, n) indexes the samples.
+
+    ``on_device`` holds the training set where the stack computes; label/data noise is
+    drawn on the CPU from each network's generator and copied over.
+    """
     if all(c.label_noise == 0 for c in configs):
-        return x_all[idx], y_all[idx]
-    pairs = [corrupt(x_all[i], y_all[i], c.label_noise, x_std, n_classes, g)
+        idx = idx.to(on_device[0].device)
+        return on_device[0][idx], on_device[1][idx]
+    pairs = [corrupt(data.x_train[i], data.y_train[i], c.label_noise, x_std, data.n_classes, g)
              for i, c, g in zip(idx, configs, generators, strict=True)]
-    return torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])
+    device = on_device[0].device
+    return (torch.stack([p[0] for p in pairs]).to(device),
+            torch.stack([p[1] for p in pairs]).to(device))
 
 
 def _check_shared(configs):
@@ -245,7 +259,7 @@ def _check_shared(configs):
                                  f"{getattr(base, field)!r} != {getattr(c, field)!r}")
 
 
-def train_stacked(mlps, data, configs, seeds):
+def train_stacked(mlps, data, configs, seeds, *, device=None):
     """Train several MLPs together; equivalent to :func:`dnn.train.train` on each.
 
     Parameters
@@ -257,6 +271,9 @@ def train_stacked(mlps, data, configs, seeds):
         One per network; they may differ only in ``label_noise``.
     seeds : sequence of int
         One per network, as the ``seed`` of :func:`dnn.train.train`.
+    device : str or torch.device, optional
+        Where to train (see :class:`StackedMLP`); the MLPs stay where they are and
+        receive the trained values.
 
     Returns
     -------
@@ -270,11 +287,11 @@ def train_stacked(mlps, data, configs, seeds):
     _check_shared(configs)
     config = configs[0]
     check_batches(data, config)
-    stack = StackedMLP(mlps, [torch.Generator().manual_seed(s) for s in seeds])
+    stack = StackedMLP(mlps, [torch.Generator().manual_seed(s) for s in seeds], device)
     opt = make_optimizer(list(stack.params.values()), config)
-    x_all, y_all = data.x_train, data.y_train
-    n = len(y_all)
-    x_std = float(x_all.std()) if any(c.label_noise > 0 for c in configs) else 0.0
+    on_device = (data.x_train.to(stack.device), data.y_train.to(stack.device))
+    n = len(data.y_train)
+    x_std = float(data.x_train.std()) if any(c.label_noise > 0 for c in configs) else 0.0
     batch_size = config.batch_size or n
     losses = [[] for _ in mlps]
     running = np.ones(len(mlps), dtype=bool)
@@ -282,10 +299,10 @@ def train_stacked(mlps, data, configs, seeds):
         orders = [epoch_order(n, batch_size, g) for g in stack.generators]
         orders = (torch.arange(n).expand(len(mlps), -1) if orders[0] is None
                   else torch.stack(orders))
-        total = torch.zeros(len(mlps))
+        total = torch.zeros(len(mlps), device=stack.device)
         for start in range(0, n, batch_size):
-            xb, yb = _stack_batch(x_all, y_all, orders[:, start:start + batch_size], configs,
-                                  x_std, data.n_classes, stack.generators)
+            xb, yb = _stack_batch(data, on_device, orders[:, start:start + batch_size], configs,
+                                  x_std, stack.generators)
             per_net = stack.loss_and_grads(xb, yb)
             opt.step()
             total += per_net.detach() * yb.shape[1]

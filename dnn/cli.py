@@ -94,6 +94,7 @@ def _add_phase(subparsers):
                      help="load of the summary and the plot (regression: also recorded)")
     run.add_argument("--stack-max-batch", type=int, default=STACK_MAX_BATCH,
                      help=f"train batch sizes up to this in stacks (default {STACK_MAX_BATCH})")
+    run.add_argument("--device", help="e.g. cuda: train every cell in stacks on that device")
     run.add_argument("--store", help="Zarr store: cells written as they finish; resumable")
     run.add_argument("--scheduler", help="address of a Dask scheduler to run the cells on")
     run.add_argument("--workers", type=int, default=os.cpu_count(),
@@ -135,7 +136,7 @@ def run_phase(args):
             dataset=args.dataset, data_root=args.data_root, download=args.download,
             size=args.size, n_train=args.n_train or 2560, split_seed=args.split_seed,
             kinds=_kinds(args.kind), stack_max_batch=args.stack_max_batch,
-            threads=args.threads or 1, store=args.store,
+            threads=args.threads or 1, device=args.device, store=args.store,
             client=client, progress=not args.no_progress,
         )  # fmt: skip
     finally:

@@ -10,7 +10,9 @@ store and can run on a Dask cluster. Cells with small batches (``batch_size <=
 stack_max_batch``) are trained together by :func:`dnn.batched.train_stacked`: all
 ``alphas x seeds`` cells of one axis value form one *stack*, always the same one
 whichever cells a call asks for, so a cell's numbers never depend on how the grid was
-split, resumed or distributed. The other cells train one by one.
+split, resumed or distributed. (They do depend, at the level of float round-off that
+training amplifies, on the grid's ``alphas`` and ``seeds``, which fix the stack; both
+are part of the store's fingerprint.) The other cells train one by one.
 
 The noise axes (paper values; ``PAPER_VALUES``):
 
@@ -84,6 +86,7 @@ class PhaseSetup:
     stack_max_batch: int = STACK_MAX_BATCH
     threads: int | None = 1
     dropout: float = 0.0
+    device: str | None = None
 
     def config(self, value):
         """Training configuration of one axis value."""
@@ -102,7 +105,9 @@ class PhaseSetup:
                            **dict(self.model_options))
 
     def stacked(self, config, n):
-        """Whether cells with this configuration train in stacks."""
+        """Whether cells with this configuration train in stacks (always on a GPU)."""
+        if self.device is not None and torch.device(self.device).type != "cpu":
+            return True
         return config.batch_size is not None and config.batch_size < n \
             and config.batch_size <= self.stack_max_batch
 
@@ -165,7 +170,7 @@ def _compute(cells, setup):
             members = [(a, s) for a in setup.alphas for s in setup.seeds]
             models = [setup.model(data, value, a, s) for a, s in members]
             results = train_stacked(models, data, [config] * len(members),
-                                    [s for _, s in members])
+                                    [s for _, s in members], device=setup.device)
             for key, model, result in zip(members, models, results, strict=True):
                 if key in wanted:
                     done[(value, *key)] = _cell_dataset(model, result, data, setup.kinds)
@@ -181,8 +186,8 @@ def phase_diagram(axis="label_noise", values=None, alphas=PAPER_ALPHAS, seeds=10
                   *, lr=1e-3, batch_size=None, label_noise=0.0, dropout=0.0, optimizer="adam",
                   width=100, depth=8, batchnorm=True, init="default", dataset="mnist5k",
                   data_root=None, download=False, size=10, n_train=2560, split_seed=0,
-                  kinds=KINDS, stack_max_batch=STACK_MAX_BATCH, threads=1, store=None,
-                  client=None, progress=True):
+                  kinds=KINDS, stack_max_batch=STACK_MAX_BATCH, threads=1, device=None,
+                  store=None, client=None, progress=True):
     """Train the grid ``axis x alpha x seed`` and return its load curves and metrics.
 
     Parameters
@@ -212,6 +217,10 @@ def phase_diagram(axis="label_noise", values=None, alphas=PAPER_ALPHAS, seeds=10
         torch's setting. Default 1: these small networks gain little from threads
         within one training (about 20 % for a full batch on 2 idle cores) and lose
         badly on a busy CPU; run cells in parallel processes instead (``client``).
+    device : str, optional
+        ``"cuda"`` (or another accelerator) trains every cell in stacks of
+        ``alphas x seeds`` networks on that device, full batches included; default: the
+        CPU, with stacks only for small batches.
     store : str or PathLike, optional
         Zarr store: resumable.
     client : distributed.Client, optional
@@ -249,7 +258,7 @@ def phase_diagram(axis="label_noise", values=None, alphas=PAPER_ALPHAS, seeds=10
                     ("download", download), ("size", size), ("n_train", n_train),
                     ("seed", split_seed))
     setup = PhaseSetup(axis, alphas, seeds, base, model_options, data_options, kinds,
-                       int(stack_max_batch), threads, check_dropout(dropout))
+                       int(stack_max_batch), threads, check_dropout(dropout), device)
     n = len(_data(data_options).y_train)
     stacking = any(setup.stacked(setup.config(v), n) for v in values)
     fingerprint = {
@@ -258,7 +267,7 @@ def phase_diagram(axis="label_noise", values=None, alphas=PAPER_ALPHAS, seeds=10
         "model": dict(model_options), "dropout": setup.dropout,
         "data": {k: v for k, v in data_options if k != "download"}, "kinds": list(kinds),
         "stack_max_batch": setup.stack_max_batch, "alphas": list(alphas), "seeds": list(seeds),
-        "torch": torch.__version__,
+        "torch": torch.__version__, "device": str(torch.device(device or "cpu")),
     }  # fmt: skip
     ds = run_grid(
         None, {axis: list(values), "alpha": list(alphas), "seed": list(seeds)},

@@ -95,3 +95,23 @@ def test_stack_requirements(small_data):
         train_stacked(_models(small_data, SPECS[:2]), small_data, configs, [0, 1])
     with pytest.raises(ValueError, match="as many configs"):
         train_stacked(_models(small_data, SPECS[:2]), small_data, configs[:1], [0, 1])
+
+
+def test_explicit_cpu_device_is_the_default(small_data):
+    configs = [TrainConfig(epochs=1, batch_size=40, label_noise=0.2)] * 2
+    a, b = _models(small_data, SPECS[:2]), _models(small_data, SPECS[:2])
+    ra = train_stacked(a, small_data, configs, [0, 1])
+    rb = train_stacked(b, small_data, configs, [0, 1], device="cpu")
+    assert [r.losses.tolist() for r in ra] == [r.losses.tolist() for r in rb]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_gpu_stack_matches_cpu_one_by_one(small_data):
+    configs = [TrainConfig(epochs=1, batch_size=40, label_noise=s) for s in (0.0, 0.3, 0.8)]
+    models = _models(small_data, SPECS)
+    results = train_stacked(models, small_data, configs, [0, 1, 2], device="cuda")
+    singles = [train(m, small_data, c, seed=s) for m, c, s in
+               zip(_models(small_data, SPECS), configs, [0, 1, 2], strict=True)]
+    for rs, r1 in zip(results, singles, strict=True):
+        np.testing.assert_allclose(rs.losses, r1.losses, rtol=1e-3)
+    assert next(models[0].parameters()).device.type == "cpu"
