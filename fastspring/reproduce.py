@@ -237,7 +237,10 @@ def overdamped_phase(out: Path, quick: bool) -> Panel:
                        chains_per_cell=chains, steps=steps, dt=FIG_DT,
                        average_from=steps // 2)  # fmt: skip
     return _phase_panel(
-        out, "phase_overdamped", "Spring-block phase diagram, overdamped map (Fig. 3)", ds,
+        out,
+        "phase_overdamped",
+        "Spring-block phase diagram, overdamped map (Fig. 3)",
+        ds,
         f"Scale-free curvature of the time-averaged load curve (blue concave, white linear, "
         f"red convex) over noise sigma and leftward friction mu-, with mu+ = "
         f"{FIG_CHAIN.mu_plus:g}; {chains} chains x {steps} steps per cell. Dashed: the "
@@ -246,7 +249,119 @@ def overdamped_phase(out: Path, quick: bool) -> Panel:
     )
 
 
-EXPERIMENTS = [spring_regimes, mu_plus_zero, overdamped_phase]
+def _dnn_phase_data(out, quick):
+    """The Fig. 1(a) grid, trained into (or resumed from) ``out/dnn_phase.zarr``."""
+    import dnn
+
+    values = [0.0, 0.2, 0.4, 0.6, 0.8] if quick else list(dnn.PAPER_VALUES["label_noise"])
+    alphas = [0.0, 0.5, 1.0] if quick else list(dnn.PAPER_ALPHAS)
+    seeds, epochs = (2, 50) if quick else (10, 100)
+    ds = dnn.phase_diagram("label_noise", values, alphas, seeds, epochs,
+                           store=out / "dnn_phase.zarr", kinds=("trace_ratio",))  # fmt: skip
+    ds.attrs["epochs"] = epochs
+    return ds
+
+
+def dnn_phase(out: Path, quick: bool) -> Panel:
+    """Fig. 1(a): label noise x LeakyReLU slope on the shipped MNIST subset."""
+    import dnn
+    from dnn.plots import phase_figure as dnn_phase_figure
+
+    start = time.perf_counter()
+    ds = _dnn_phase_data(out, quick)
+    wall = time.perf_counter() - start
+    values, alphas, seeds, epochs = (ds.sizes["label_noise"], ds.sizes["alpha"],
+                                     ds.sizes["seed"], ds.attrs["epochs"])  # fmt: skip
+    ax = dnn_phase_figure(ds)
+    save_figure(ax.figure, out / "dnn_phase.png")
+    summary = dnn.summarize(ds)
+    best = _cell(summary, summary["test_accuracy"].argmax(...))
+    flat = _cell(summary, np.abs(summary["c_rel"]).argmin(...))
+    return Panel(
+        "dnn_phase",
+        "Deep-network phase diagram: label noise x nonlinearity (Fig. 1a)",
+        "dnn_phase.png",
+        f"MLP (7 hidden layers of 100, BatchNorm, LeakyReLU slope alpha), Adam, full batch, "
+        f"{epochs} epochs, {values} label-noise levels x {alphas} slopes x {seeds} "
+        "seeds on the shipped 2560-digit MNIST subset (10x10). Colour: scale-free curvature "
+        "of the seed-mean load curve log(Tr Sw / Tr Sb) (Eq. 3) over the hidden layers "
+        "(grey: the drop is too small to judge); contours: test accuracy on the 2440 "
+        "held-out digits.",
+        {
+            "most accurate cell (label noise, alpha)": best["where"],
+            "its test accuracy / scale-free curvature": best["values"],
+            "most linear cell (label noise, alpha)": flat["where"],
+            "its test accuracy / scale-free curvature ": flat["values"],
+            "wall time of the panel, s (this run)": wall,
+        },
+    )
+
+
+def _cell(summary, index):
+    """Where a cell of a DNN summary is and its accuracy / curvature, as text."""
+    where = ", ".join(f"{float(summary[k][v]):g}" for k, v in index.items())
+    acc, c_rel = (float(summary[name][index]) for name in ("test_accuracy", "c_rel"))
+    return {"index": index, "where": where, "values": f"{acc:.3f} / {c_rel:+.3f}"}
+
+
+def dnn_curves(out: Path, quick: bool) -> Panel:
+    """Fig. 4 (left): a network's load curves over epochs, lazy / linear / active.
+
+    The three settings are read off the Fig. 1(a) diagram: its most concave, most
+    linear and most convex cells.
+    """
+    import dnn
+    from dnn.plots import curve_figure
+
+    phase = _dnn_phase_data(out, quick)
+    summary = dnn.summarize(phase)
+    c_rel = summary["c_rel"]  # NaN where the drop is too small to judge: skipped below
+    picks = {
+        "lazy (most concave)": c_rel.argmin(...),
+        "linear": np.abs(c_rel).argmin(...),
+        "active (most convex)": c_rel.argmax(...),
+    }
+    epochs = int(phase.attrs["epochs"])
+    data = dnn.load_data()
+    fig = Figure(figsize=(14, 4.0), layout="constrained")
+    axes = fig.subplots(1, 3)
+    numbers = {}
+    for ax, (name, index) in zip(axes, picks.items(), strict=True):
+        noise, alpha = (float(summary[k][v]) for k, v in index.items())
+        path = out / f"dnn_curve_{name.split()[0]}.nc"
+
+        def compute(noise=noise, alpha=alpha):
+            runs = []
+            for seed in phase.seed.values:
+                model = dnn.build_model("mlp", data, seed=int(seed), alpha=alpha)
+                config = dnn.TrainConfig(epochs=epochs, label_noise=noise)
+                every = max(1, epochs // 10)
+                res = dnn.train(model, data, config, seed=int(seed), record_every=every,
+                                kinds=("trace_ratio",))  # fmt: skip
+                runs.append(res.to_xarray()[["D"]])
+            return xr.concat(runs, "seed", join="override").mean("seed")
+
+        ds = cached(path, compute)
+        curve_figure(ds, "trace_ratio", ax=ax)
+        ax.set_title(f"{name}: label noise {noise:g}, alpha {alpha:g}")
+        final = ds["D"].isel(record=-1).sel(kind="trace_ratio").values
+        numbers[f"{name}: scale-free curvature at the end"] = float(
+            analysis.load_curve_metrics(final)["c_rel"]
+        )
+    save_figure(fig, out / "dnn_curves.png")
+    return Panel(
+        "dnn_curves",
+        "Deep-network load curves over training (Fig. 4, left)",
+        "dnn_curves.png",
+        "Separation D_l = log(Tr Sw / Tr Sb) of each hidden layer on the training digits, "
+        "recorded every tenth of the training (colour = epoch) and averaged over the seeds, "
+        "for the most concave, the most linear and the most convex cells of the phase "
+        "diagram above. Compare with the spring-block curves over time in the first figure.",
+        numbers,
+    )
+
+
+EXPERIMENTS = [spring_regimes, mu_plus_zero, overdamped_phase, dnn_phase, dnn_curves]
 
 
 def reproduce(out, *, quick=False, progress=True):
