@@ -125,7 +125,7 @@ def _table(ds):
 def table(args):
     import xarray as xr
 
-    ds = xr.open_zarr(args.store)
+    ds = xr.open_zarr(args.store, consolidated=False)
     ds.attrs["axis"] = next(d for d in ds["D"].dims if d not in ("alpha", "seed", "kind",
                                                                  "layer"))
     _table(ds.load())

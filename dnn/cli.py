@@ -225,7 +225,7 @@ def _curve_data(args):
 
 def _model_options(args):
     if args.model == "linear":
-        return {"depth": args.depth or 8}
+        return {"depth": args.depth or 8, "dropout": args.dropout}
     if args.model == "cnn":
         return {"channels": args.channels, "depth": args.depth or 7, "alpha": args.alpha,
                 "dropout": args.dropout}

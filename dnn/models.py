@@ -188,15 +188,16 @@ class CNN(nn.Module):
         return [self.input_norm, *self.pools]
 
 
-def linear_network(dim=100, n_classes=2, depth=8):
+def linear_network(dim=100, n_classes=2, depth=8, dropout=0.0):
     """The linear network of paper Fig. 5(a) (after He & Su's equiseparation setting).
 
     An :class:`MLP` with ``alpha = 1`` (no nonlinearity), no BatchNorm, no biases and
-    Haar-orthogonal weight matrices of width ``dim``. Train it with SGD on
+    Haar-orthogonal weight matrices of width ``dim``, optionally with dropout (the
+    "dropout" curve of Fig. 5a). Train it with SGD on
     :func:`dnn.datasets.orthogonal_data`.
     """
     return MLP(dim, n_classes, width=dim, depth=depth, alpha=1.0, batchnorm=False,
-               init="orthogonal", bias=False)
+               dropout=dropout, init="orthogonal", bias=False)
 
 
 MODELS = ("mlp", "cnn", "linear")
