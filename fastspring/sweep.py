@@ -65,6 +65,7 @@ LONG_NAMES = {
     "steps": "steps",
     "seed": "seed",
     "gamma": "damping γ",
+    "sync_convention": "synchronous-noise convention (shared | sum)",
 }
 
 
@@ -160,6 +161,7 @@ class SweepPlan:
             params = spec.check(chain, dt, **{**spec.defaults, **given})
             cell = Cell(chain, noise, dt, steps, seed, params)
             self.settings(cell)
+            DRIVERS[self.model].table(chain, noise, dt, params)  # the kernel's own checks
         except (ValueError, TypeError) as err:
             raise type(err)(f"grid point {where}: {err}") from None
         return cell

@@ -54,7 +54,11 @@ def add_commands(subparsers):
     for name, default in _RUN_DEFAULTS.items():
         run.add_argument(_flag(name), dest=name, default=None, metavar="V",
                          help=f"{LONG_NAMES[name]} (default {default})")  # fmt: skip
-    run.add_argument("--gamma", default=None, metavar="V", help="damping (inertial, langevin)")
+    model = p.add_argument_group("model parameters (value, start:stop:num or a,b,c)")
+    for name, (default, models) in _model_parameters().items():
+        model.add_argument(_flag(name), dest=name, default=None, metavar="V",
+                           help=f"{LONG_NAMES.get(name, name)}, models {', '.join(models)} "
+                           f"(default {default})")  # fmt: skip
     run.add_argument("--chains", type=int, default=64, help="chains per cell (default 64)")
     run.add_argument("--average-from", type=int, help="average positions after this step")
     run.add_argument("--rtol", type=float, help="stop a chain when the relative change <= rtol")
@@ -68,6 +72,25 @@ def add_commands(subparsers):
     where.add_argument("--plot", help="draw the phase diagram (two grid axes) to this image")
     where.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run_sweep)
+
+
+def _model_parameters():
+    """``{name: (default, [models])}`` of every registered model's own parameters."""
+    from .models import MODELS
+
+    found = {}
+    for spec in MODELS.values():
+        for name, default in spec.defaults.items():
+            found.setdefault(name, (default, []))[1].append(spec.name)
+    return found
+
+
+def _kind(name):
+    """The type of a parameter's values: ints and strings by name or default, else float."""
+    if name in _KINDS:
+        return _KINDS[name]
+    default = _model_parameters().get(name, (0.0,))[0]
+    return type(default) if isinstance(default, bool | str) else float
 
 
 def _flag(name):
@@ -115,11 +138,11 @@ def sweep_arguments(args):
     from .sweep import CHAIN_FIELDS, NOISE_FIELDS
 
     grid, fixed = {}, {}
-    for name in CHAIN_FIELDS + NOISE_FIELDS + tuple(_RUN_DEFAULTS) + ("gamma",):
+    for name in CHAIN_FIELDS + NOISE_FIELDS + tuple(_RUN_DEFAULTS) + tuple(_model_parameters()):
         text = getattr(args, name)
         if text is None:
             continue
-        value = parse_values(text, name, _KINDS.get(name, float))
+        value = parse_values(text, name, _kind(name))
         (grid if isinstance(value, list) else fixed)[name] = value
     if not grid:
         raise ValueError("give at least one grid axis, e.g. --sigma 0:0.5:11")

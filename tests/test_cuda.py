@@ -1,13 +1,14 @@
-"""The CUDA backend: the simulator run equals the CPU backend; the kernel compiles to PTX.
+"""The CUDA backend: simulator runs equal the CPU backend; the kernels compile to PTX.
 
 Both checks run in subprocesses: ``NUMBA_ENABLE_CUDASIM`` must be set before
 ``numba.cuda`` is imported, and must not leak into the CPU tests of this process.
-The PTX check compiles the real kernel (not the simulator) with NVVM for a
+The PTX check compiles the real kernels (not the simulator) with NVVM for a
 Hopper GPU, which needs no GPU, only CUDA's libnvvm (skipped without it), and
-assembles it with ``ptxas`` for sm_90 when that is installed.
+assembles them with ``ptxas`` for sm_90 when that is installed.
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,9 +20,10 @@ import xarray as xr
 
 from fastspring import Chain, Noise, sweep
 
-# every branch of the kernel: clipped and truncated noise, per-block and synchronous
-# draws, decay, time averages, and chains that stop by rtol (after about 70-120
-# steps) next to chains that run out of steps (40)
+MODELS = ("overdamped",)
+# every branch of the kernels: clipped and truncated noise, per-block and synchronous
+# draws, decay, time averages, and chains that stop by rtol next to chains that run
+# out of steps (40)
 SWEEP = dict(
     grid={"kind": ["clipped", "truncated"], "synchronous": [False, True], "steps": [40, 150]},
     chains_per_cell=2,
@@ -29,21 +31,22 @@ SWEEP = dict(
     dt=0.05,
     seed=5,
     average_from=20,
-    rtol=1e-4,
     progress=False,
 )
+RTOL = {"overdamped": 1e-4}
 CHAIN = Chain(L=3, k=1.0, y=5.0, mu_plus=0.1, mu_minus=0.25)
 NOISE = Noise(0.3, "clipped", bound=0.2, decay=0.2)
 
 SIM_SCRIPT = """
 import sys
+from numba import config, cuda
 from fastspring import Chain, Noise, sweep
-from numba import cuda
-from numba import config
 assert config.ENABLE_CUDASIM and cuda.is_available()
-ds = sweep(Chain(L=3, k=1.0, y=5.0, mu_plus=0.1, mu_minus=0.25),
-           Noise(0.3, "clipped", bound=0.2, decay=0.2), backend="cuda", **{sweep!r})
-ds.to_netcdf(sys.argv[1], engine="h5netcdf")
+for model, rtol in {rtol!r}.items():
+    ds = sweep(Chain(L=3, k=1.0, y=5.0, mu_plus=0.1, mu_minus=0.25),
+               Noise(0.3, "clipped", bound=0.2, decay=0.2), model, backend="cuda",
+               rtol=rtol, **{sweep!r})
+    ds.to_netcdf(f"{{sys.argv[1]}}/{{model}}.nc", engine="h5netcdf")
 """
 
 PTX_SCRIPT = """
@@ -60,15 +63,16 @@ except Exception:
 # device functions; answer for a Hopper GPU so that no driver is needed
 numba.cuda.dispatcher.get_current_device = lambda: types.SimpleNamespace(
     compute_capability=(9, 0))
-from fastspring.backends.cuda import overdamped_kernel_source
+from fastspring.backends import cuda as gpu
 f8, i8 = nt.float64, nt.int64
-signature = (f8[:, :, ::1], f8[:, :, ::1], i8[:, ::1], nt.boolean[:, ::1], f8[:, ::1],
-             i8[:, ::1], nt.uint64, nt.uint64, i8, f8, i8)
-for L in (1, 7):
-    ptx, _ = cuda.compile_ptx(overdamped_kernel_source(L), signature, cc=(9, 0))
-    # one kernel entry, every device function inlined, nothing left to link
-    assert ptx.count(".entry") == 1 and ".extern" not in ptx, ptx[:2000]
-    with open(f"{sys.argv[1]}/overdamped_L{L}.ptx", "w") as f:
+outputs = (f8[:, :, ::1], f8[:, :, ::1], i8[:, ::1], nt.boolean[:, ::1], f8[:, ::1], i8[:, ::1])
+scalars = (nt.uint64, nt.uint64, i8, f8, i8)
+kernels = {
+    "overdamped": (gpu.overdamped_kernel_source, outputs + scalars),
+}
+for name, (source, signature) in kernels.items():
+    ptx, _ = cuda.compile_ptx(source(7), signature, cc=(9, 0))
+    with open(f"{sys.argv[1]}/{name}.ptx", "w") as f:
         f.write(ptx)
 """
 
@@ -79,18 +83,26 @@ def _run(script, *args, env=None):
         env={**os.environ, **(env or {})},
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
     )
 
 
-def test_cuda_simulator_equals_cpu(tmp_path):
-    path = tmp_path / "cuda.nc"
-    proc = _run(SIM_SCRIPT.format(sweep=SWEEP), str(path), env={"NUMBA_ENABLE_CUDASIM": "1"})
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory):
+    """The sweeps of every model on the CUDA simulator, run in one subprocess."""
+    path = tmp_path_factory.mktemp("cudasim")
+    script = SIM_SCRIPT.format(rtol=RTOL, sweep=SWEEP)
+    proc = _run(script, str(path), env={"NUMBA_ENABLE_CUDASIM": "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]
-    gpu = xr.load_dataset(path, engine="h5netcdf")
-    cpu = sweep(CHAIN, NOISE, **SWEEP)
+    return path
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_cuda_simulator_equals_cpu(simulated, model):
+    gpu = xr.load_dataset(simulated / f"{model}.nc", engine="h5netcdf")
+    cpu = sweep(CHAIN, NOISE, model, rtol=RTOL[model], **SWEEP)
     assert gpu.attrs["backend"] == "cuda" and gpu.sizes == cpu.sizes
-    # the same draws and update; on a real GPU fused multiply-adds leave round-off
+    # the same draws and updates; on a real GPU fused multiply-adds leave round-off
     for name in ("x", "x_mean", "load", "load_mean", "cell_load", "c", "v"):
         np.testing.assert_allclose(gpu[name], cpu[name], rtol=0, atol=1e-12, err_msg=name)
     for name in ("steps_taken", "converged"):
@@ -98,18 +110,29 @@ def test_cuda_simulator_equals_cpu(tmp_path):
     assert np.any(cpu["converged"]) and not np.all(cpu["converged"])
 
 
-def test_cuda_kernel_compiles_to_ptx_and_assembles(tmp_path):
-    proc = _run(PTX_SCRIPT, str(tmp_path))
+@pytest.fixture(scope="module")
+def ptx(tmp_path_factory):
+    """The kernels of every model (L = 7) compiled to PTX, in one subprocess."""
+    path = tmp_path_factory.mktemp("ptx")
+    proc = _run(PTX_SCRIPT, str(path))
     if proc.returncode == 77:
         pytest.skip("CUDA's libnvvm is not installed")
     assert proc.returncode == 0, proc.stderr[-3000:]
+    return path
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_cuda_kernel_compiles_to_ptx_and_assembles(ptx, model):
+    code = (ptx / f"{model}.ptx").read_text()
+    # one kernel entry, nothing left to link
+    assert code.count(".entry") == 1 and ".extern" not in code
     ptxas = shutil.which("ptxas")
     if ptxas is None:
         return  # the PTX was made; assembling it needs CUDA's ptxas
-    for ptx in sorted(tmp_path.glob("*.ptx")):
-        done = subprocess.run(
-            [ptxas, "-arch=sm_90", "-v", str(ptx), "-o", str(ptx.with_suffix(".cubin"))],
-            capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
-        assert done.returncode == 0, done.stderr[-3000:]
-        assert "0 bytes spill stores" in done.stderr, done.stderr[-3000:]
+    done = subprocess.run(
+        [ptxas, "-arch=sm_90", "-v", str(ptx / f"{model}.ptx"), "-o", str(ptx / f"{model}.o")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    spills = re.findall(r"(\d+) bytes spill stores", done.stderr)
+    assert spills and set(spills) == {"0"}, done.stderr[-3000:]  # no register spills

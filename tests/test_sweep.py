@@ -213,7 +213,7 @@ def test_dask_local_cluster_equals_local(tmp_path):
     local = sweep(CHAIN, Noise(), grid=GRID, **RUN)
     with (
         distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                 host="127.0.0.1", dashboard_address=None) as cluster,
+                                 host="127.0.0.1", dashboard_address=":0") as cluster,
         distributed.Client(cluster) as client,
     ):  # fmt: skip
         remote = sweep(CHAIN, Noise(), grid=GRID, client=client, store=tmp_path / "s.zarr",

@@ -59,7 +59,8 @@ def overdamped_kernel_source(L):
         if t >= x_out.shape[0] * chains:
             return
         j = t // chains
-        chain = chain0 + np.uint64(t % chains)
+        c = t % chains
+        chain = chain0 + np.uint64(c)
         k, y, mu_plus, mu_minus = params[j, 0], params[j, 1], params[j, 2], params[j, 3]
         eta, sigma, bound, decay = params[j, 4], params[j, 5], params[j, 6], params[j, 7]
         kind = flags[j, 0]
@@ -75,6 +76,7 @@ def overdamped_kernel_source(L):
         for i in range(L):
             total[i] = 0.0
         taken = steps
+        stopped = False
         for n in range(steps):
             step = np.uint64(n)
             sig = sigma * math.exp(-decay * (n * eta)) if decay > 0.0 else sigma
@@ -98,14 +100,15 @@ def overdamped_kernel_source(L):
                 for i in range(L):
                     total[i] += pos[i + 1]
             if rtol >= 0.0 and dmax <= rtol * xmax:
-                converged[j, t % chains] = True
+                stopped = True
                 taken = n + 1
                 break
-        steps_taken[j, t % chains] = taken
+        steps_taken[j, c] = taken
+        converged[j, c] = stopped
         averaged = taken - average_from
         for i in range(L):
-            x_out[j, t % chains, i] = pos[i + 1]
-            mean_out[j, t % chains, i] = total[i] / averaged if averaged > 0 else math.nan
+            x_out[j, c, i] = pos[i + 1]
+            mean_out[j, c, i] = total[i] / averaged if averaged > 0 else math.nan
 
     return kernel
 
@@ -129,21 +132,36 @@ def run_overdamped_cells(params, flags, L, settings, chain0=0):
         ``x``, ``x_mean`` (cells, chains, L); ``steps_taken`` (int64) and
         ``converged`` (bool), shape (cells, chains).
     """
+    return _run_one_chain_kernel(overdamped_kernel(L), params, flags, L, settings, chain0)
+
+
+def _run_one_chain_kernel(kernel, params, flags, L, settings, chain0):
+    """Allocate the outputs, launch one thread per (cell, chain), copy the results back."""
     require_gpu()
     cells, n = params.shape[0], settings.chains
     out = {
         "x": cuda.device_array((cells, n, L)),
         "x_mean": cuda.device_array((cells, n, L)),
         "steps_taken": cuda.device_array((cells, n), dtype=np.int64),
-        "converged": cuda.to_device(np.zeros((cells, n), dtype=np.bool_)),
+        "converged": cuda.device_array((cells, n), dtype=np.bool_),
     }
-    threads = min(THREADS, cells * n)
-    blocks = -(-cells * n // threads)
-    overdamped_kernel(L)[blocks, threads](
-        out["x"], out["x_mean"], out["steps_taken"], out["converged"],
-        cuda.to_device(np.ascontiguousarray(params, dtype=np.float64)),
-        cuda.to_device(np.ascontiguousarray(flags, dtype=np.int64)),
+    _launch(
+        kernel, cells * n, *out.values(), *_tables(params, flags),
         np.uint64(settings.seed), np.uint64(chain0), np.int64(settings.steps),
         np.float64(settings.rtol), np.int64(settings.average_from),
     )  # fmt: skip
     return {name: array.copy_to_host() for name, array in out.items()}
+
+
+def _tables(params, flags):
+    """The per-cell tables on the device, as the kernels take them."""
+    return (
+        cuda.to_device(np.ascontiguousarray(params, dtype=np.float64)),
+        cuda.to_device(np.ascontiguousarray(flags, dtype=np.int64)),
+    )
+
+
+def _launch(kernel, n_threads, *args):
+    """Launch ``kernel`` with one thread per (cell, chain) pair."""
+    threads = min(THREADS, n_threads)
+    kernel[-(-n_threads // threads), threads](*args)
