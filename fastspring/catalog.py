@@ -2,6 +2,8 @@
 
 from .backends import cpu
 from .models import ModelSpec, register
+from .models.langevin import SYNC_CONVENTIONS, heun_step_bound
+from .params import check_real
 
 
 def check_overdamped(chain, dt):
@@ -15,3 +17,37 @@ def check_overdamped(chain, dt):
 
 
 register(ModelSpec("overdamped", check_overdamped, cpu.overdamped))
+
+
+def check_inertial(chain, dt, gamma):
+    """Model (B) is solved exactly within each interval: any ``dt > 0``, ``gamma >= 0``."""
+    return {"gamma": check_real("gamma", gamma, low=0.0)}
+
+
+def check_langevin(chain, dt, gamma, sync_convention):
+    """Model (C): ``gamma >= 0``; ``dt`` below the Heun stability bound of the chain's modes."""
+    gamma = check_real("gamma", gamma, low=0.0)
+    if sync_convention not in SYNC_CONVENTIONS:
+        raise ValueError(
+            f"sync_convention must be one of {SYNC_CONVENTIONS}, got {sync_convention!r}"
+        )
+    bound = heun_step_bound(chain.L, chain.k, gamma)
+    if not dt < bound:
+        if bound == 0.0:
+            raise ValueError(
+                "the Langevin model's Heun step is unstable without damping (gamma=0) for "
+                "every dt; use gamma > 0, or model='inertial', which is exact for any gamma"
+            )
+        raise ValueError(
+            f"dt must satisfy dt < {bound:.6g} for the Langevin model's Heun step to be stable "
+            f"(gamma={gamma:g}, k={chain.k:g}, L={chain.L}); got dt={dt:g}"
+        )
+    return {"gamma": gamma, "sync_convention": sync_convention}
+
+
+register(ModelSpec("inertial", check_inertial, cpu.inertial, {"gamma": 1.0}))
+register(
+    ModelSpec(
+        "langevin", check_langevin, cpu.langevin, {"gamma": 1.0, "sync_convention": "shared"}
+    )
+)

@@ -1,0 +1,59 @@
+"""The force noise of one chain at one step, for the one-chain-per-thread kernels.
+
+The inertial and Langevin kernels integrate one chain at a time (their event
+logic and branches do not vectorise over chains), so they draw the noise of a
+chain directly instead of a tile at a time.  The numbers are exactly those of
+the overdamped kernel: draw ``i`` of step ``n`` of chain ``c`` is component
+``i % 4`` of ``normals4(seed, c, n, i // 4, 0)``, truncated noise redraws
+from streams 1, 2, ... (as :func:`fastspring.models.friction.redraw_truncated`),
+and synchronous noise uses draw 0 for every block.  So ``(seed, chain)`` gives
+the same noise on every model and backend.
+"""
+
+from .._jit import jit
+from ..rng import normal, normals4
+from .friction import TRUNCATED, clip
+
+
+@jit
+def chain_noise(eps, rows, sig, bound, kind, seed, chain, step, given_row, use_given):
+    """Write the noise ``eps[0:rows]`` of one chain at one step.
+
+    Parameters
+    ----------
+    eps : 1-D float64 array, length >= rows
+        Output: ``clip(sig * z_i, bound)`` (SPEC section 2, noise options).
+    rows : int
+        Number of draws: ``L``, or 1 for synchronous noise.
+    sig : float
+        The standard deviation at this step, ``sigma * exp(-decay * t)``.
+    bound : float
+        The bound ``a`` (``inf`` for Gaussian noise); draws with
+        ``|sig z| > a`` are clipped, or redrawn when ``kind`` is truncated.
+    kind : int
+        Noise-kind code (:mod:`fastspring.models.friction`).
+    seed, chain, step : uint64
+        The Philox key and counter (:mod:`fastspring.rng`).
+    given_row : 1-D float64 array
+        Standard-normal draws of this step, used instead of the generator
+        when ``use_given`` (never redrawn).
+    use_given : bool
+    """
+    for g in range(0 if use_given else (rows + 3) // 4):
+        z0, z1, z2, z3 = normals4(seed, chain, step, g, 0)
+        i = 4 * g
+        eps[i] = z0
+        if i + 1 < rows:
+            eps[i + 1] = z1
+        if i + 2 < rows:
+            eps[i + 2] = z2
+        if i + 3 < rows:
+            eps[i + 3] = z3
+    for i in range(rows):
+        z = given_row[i] if use_given else eps[i]
+        if kind == TRUNCATED and not use_given:
+            attempt = 1
+            while abs(sig * z) > bound:
+                z = normal(seed, chain, step, i, attempt)
+                attempt += 1
+        eps[i] = clip(sig * z, bound)
