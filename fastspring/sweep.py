@@ -91,6 +91,8 @@ def _overdamped_table(chain, noise, dt, params):
 
 DRIVERS = {
     "overdamped": _Driver(_overdamped_table, cpu.run_overdamped_cells, "run_overdamped_cells"),
+    "inertial": _Driver(cpu.inertial_cell, cpu.run_inertial_cells, "run_inertial_cells"),
+    "langevin": _Driver(cpu.langevin_cell, cpu.run_langevin_cells, "run_langevin_cells"),
 }
 
 

@@ -20,7 +20,7 @@ import xarray as xr
 
 from fastspring import Chain, Noise, sweep
 
-MODELS = ("overdamped",)
+MODELS = ("overdamped", "langevin", "inertial")
 # every branch of the kernels: clipped and truncated noise, per-block and synchronous
 # draws, decay, time averages, and chains that stop by rtol next to chains that run
 # out of steps (40)
@@ -33,7 +33,7 @@ SWEEP = dict(
     average_from=20,
     progress=False,
 )
-RTOL = {"overdamped": 1e-4}
+RTOL = {"overdamped": 1e-4, "langevin": 1e-3, "inertial": 1e-4}
 CHAIN = Chain(L=3, k=1.0, y=5.0, mu_plus=0.1, mu_minus=0.25)
 NOISE = Noise(0.3, "clipped", bound=0.2, decay=0.2)
 
@@ -69,6 +69,9 @@ outputs = (f8[:, :, ::1], f8[:, :, ::1], i8[:, ::1], nt.boolean[:, ::1], f8[:, :
 scalars = (nt.uint64, nt.uint64, i8, f8, i8)
 kernels = {
     "overdamped": (gpu.overdamped_kernel_source, outputs + scalars),
+    "langevin": (gpu.langevin_kernel_source, outputs + scalars),
+    "inertial": (gpu.inertial_kernel_source,
+                 outputs + (f8[:, ::1], f8[:, ::1], f8[:, :, :, ::1]) + scalars),
 }
 for name, (source, signature) in kernels.items():
     ptx, _ = cuda.compile_ptx(source(7), signature, cc=(9, 0))

@@ -1,6 +1,8 @@
 """Tests of fastspring.sweep: equality with simulate, threads, resume, Dask, physics, CLI."""
 
 import argparse
+import dataclasses
+import itertools
 import os
 import signal
 import subprocess
@@ -51,6 +53,29 @@ def test_cells_equal_simulate_bit_for_bit():
             np.testing.assert_allclose(
                 cell["cell_load"], (1.0 - np.c_[np.zeros(5), res.x_mean]).mean(0)
             )
+
+
+@pytest.mark.parametrize(
+    "model, noise, grid",
+    [
+        ("inertial", Noise(0.1), {"sigma": [0.1, 0.3], "gamma": [0.5, 2.0]}),
+        ("langevin", Noise(0.05, synchronous=True),
+         {"sync_convention": ["shared", "sum"], "gamma": [0.5, 2.0]}),
+    ],
+)  # fmt: skip
+def test_second_order_models_equal_simulate(model, noise, grid):
+    """The inertial and Langevin models, with model parameters as axes."""
+    ds = sweep(Chain(L=4, mu_minus=0.2), noise, model, grid=grid, chains_per_cell=3, steps=120,
+               dt=0.05, average_from=20, progress=False)  # fmt: skip
+    for point in itertools.product(*grid.values()):
+        values = dict(zip(grid, point, strict=True))
+        params = {name: v for name, v in values.items() if name != "sigma"}
+        cell_noise = dataclasses.replace(noise, sigma=values.get("sigma", noise.sigma))
+        res = simulate(Chain(L=4, mu_minus=0.2), cell_noise, model, dt=0.05, steps=120,
+                       chains=3, average_from=20, **params)  # fmt: skip
+        cell = ds.sel(values)
+        np.testing.assert_array_equal(cell["x"], res.x)
+        np.testing.assert_array_equal(cell["x_mean"], res.x_mean)
 
 
 def test_cells_only_keeps_the_same_cell_summaries():
@@ -232,6 +257,11 @@ def test_dask_local_cluster_equals_local(tmp_path):
         (dict(grid={"sigma": [0.1]}, gamma=1.0), TypeError, "takes parameters"),
         (dict(grid={"sigma": [0.1, 0.1]}), ValueError, "repeated values"),
         (dict(grid={"sigma": [0.1]}, model="nope"), ValueError, "model must be one of"),
+        (
+            dict(grid={"synchronous": [True, False]}, model="langevin", sync_convention="sum"),
+            ValueError,
+            "grid point synchronous=False: sync_convention='sum'",
+        ),
     ],
 )
 def test_invalid_arguments_are_refused_before_any_work(kwargs, error, message):
@@ -303,3 +333,15 @@ def test_cli_values():
         parse_values("2:3:3", "L", int)
     with pytest.raises(ValueError, match="--sigma: cannot read 'a'"):
         parse_values("a", "sigma", float)
+
+
+def test_cli_model_parameters_are_options_and_axes():
+    from fastspring import sweep_cli
+
+    parser = argparse.ArgumentParser(prog="fastspring")
+    sweep_cli.add_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["sweep", "--model", "langevin", "--gamma", "0.5,1",
+                              "--sync-convention", "sum", "--synchronous", "true"])  # fmt: skip
+    kwargs = sweep_cli.sweep_arguments(args)
+    assert kwargs["grid"] == {"gamma": [0.5, 1.0]} and kwargs["sync_convention"] == "sum"
+    assert kwargs["model"] == "langevin" and kwargs["noise"].synchronous is True

@@ -1,11 +1,16 @@
 """CUDA drivers: one GPU thread per (cell, chain), the CPU kernels' device functions.
 
-The kernels here take the same per-cell parameter tables as the CPU kernels
-(:data:`fastspring.models.overdamped.PARAMS`, ``FLAGS``) and call the very same
-device functions: the Philox generator (:func:`fastspring.rng.fill_normals`),
-the truncated-noise re-draws (:func:`fastspring.models.friction.redraw_truncated`),
-the noise clip and the block update (:func:`fastspring.models.overdamped.block_update`).
-A chain therefore draws the same noise on both backends.  Results agree with
+The kernels here take the same per-cell parameter tables as the CPU kernels and
+call the very same device functions.  Overdamped model: the Philox generator
+(:func:`fastspring.rng.fill_normals`), the truncated-noise re-draws
+(:func:`fastspring.models.friction.redraw_truncated`), the noise clip and the
+block update (:func:`fastspring.models.overdamped.block_update`), in the CPU
+kernel's order but one chain per thread.  Inertial and Langevin models: their
+CPU kernels already run one chain per task, through
+:func:`fastspring.models.inertial.inertial_chain` and
+:func:`fastspring.models.langevin.langevin_chain`, which each thread calls with
+its scratch arrays in local memory.  A chain therefore draws the same noise on
+both backends.  Results agree with
 the CPU backend to round-off, not to the bit: NVVM contracts ``a * b + c`` into
 fused multiply-adds and libdevice's ``exp`` (used for decaying noise) may
 differ from the host's by an ulp.  Under ``NUMBA_ENABLE_CUDASIM=1`` the same
@@ -21,11 +26,13 @@ import functools
 import math
 
 import numpy as np
-from numba import cuda, float64
+from numba import cuda, float64, int64
 
+from ..models import inertial, langevin
 from ..models.friction import TRUNCATED, clip, redraw_truncated
 from ..models.overdamped import block_update
 from ..rng import fill_normals
+from . import _cuda_minmax  # noqa: F401  (two-argument max/min on the CUDA target)
 
 #: threads per block
 THREADS = 128
@@ -135,7 +142,162 @@ def run_overdamped_cells(params, flags, L, settings, chain0=0):
     return _run_one_chain_kernel(overdamped_kernel(L), params, flags, L, settings, chain0)
 
 
-def _run_one_chain_kernel(kernel, params, flags, L, settings, chain0):
+@cuda.jit(device=True)
+def _copy(dst, src):
+    """Copy a 1-D or 2-D array into a thread's local array of the same shape."""
+    if src.ndim == 1:
+        for i in range(src.shape[0]):
+            dst[i] = src[i]
+    else:
+        for r in range(src.shape[0]):
+            for i in range(src.shape[1]):
+                dst[r, i] = src[r, i]
+
+
+@cuda.jit(device=True)
+def _store(x_out, mean_out, steps_taken, converged, j, c, x_rec, mean, taken, stopped):
+    """Write one chain's final state, time average and stop to the outputs."""
+    for i in range(mean.shape[0]):
+        x_out[j, c, i] = x_rec[1, i]
+        mean_out[j, c, i] = mean[i]
+    steps_taken[j, c] = taken
+    converged[j, c] = stopped != 0
+
+
+def langevin_kernel_source(L):
+    """The Langevin kernel for ``L`` blocks: each thread runs ``langevin_chain``.
+
+    The cell's table rows and every array the chain function touches are
+    copied into the thread's local memory (so the chain function sees plain
+    arrays, also under the simulator); only the final state is recorded.
+    """
+    work_shape, rec_shape = (langevin.ROWS, L + 2), (2, L)
+    n_params, n_flags = len(langevin.PARAMS), len(langevin.FLAGS)
+
+    def kernel(x_out, mean_out, steps_taken, converged, params, flags, seed, chain0, steps, rtol,
+               average_from):  # fmt: skip
+        t = cuda.grid(1)
+        chains = x_out.shape[1]
+        if t >= x_out.shape[0] * chains:
+            return
+        j = t // chains
+        c = t % chains
+        p = cuda.local.array(n_params, float64)
+        f = cuda.local.array(n_flags, int64)
+        _copy(p, params[j])
+        _copy(f, flags[j])
+        work = cuda.local.array(work_shape, float64)
+        x_rec = cuda.local.array(rec_shape, float64)
+        v_rec = cuda.local.array(rec_shape, float64)
+        given = cuda.local.array(rec_shape, float64)
+        mean = cuda.local.array(L, float64)
+        diag = cuda.local.array(2, int64)
+        langevin.langevin_chain(
+            work, p, f, seed, chain0 + np.uint64(c), steps, steps, rtol, average_from, given,
+            False, x_rec, v_rec, mean, diag,
+        )  # fmt: skip
+        _store(x_out, mean_out, steps_taken, converged, j, c, x_rec, mean, diag[0], diag[1])
+
+    return kernel
+
+
+def inertial_kernel_source(L):
+    """The inertial kernel for ``L`` blocks: each thread runs ``inertial_chain``.
+
+    Local copies as in :func:`langevin_kernel_source`, including the mode
+    tables and the cell's propagator cache (computed on the host).
+    """
+    work_shape, iwork_shape, rec_shape = (inertial.ROWS, L + 2), (inertial.IROWS, L + 2), (2, L)
+    sines_shape, eig_shape, cache_shape = (L + 1, 2 * L + 2), (L + 1, L + 1), (L + 1, L + 1, 3)
+    n_params, n_flags, n_energy = (
+        len(inertial.PARAMS),
+        len(inertial.FLAGS),
+        len(inertial.ENERGY_TERMS),
+    )
+
+    def kernel(x_out, mean_out, steps_taken, converged, params, flags, sines, unit_eig, cache,
+               seed, chain0, steps, rtol, average_from):  # fmt: skip
+        t = cuda.grid(1)
+        chains = x_out.shape[1]
+        if t >= x_out.shape[0] * chains:
+            return
+        j = t // chains
+        c = t % chains
+        p = cuda.local.array(n_params, float64)
+        f = cuda.local.array(n_flags, int64)
+        _copy(p, params[j])
+        _copy(f, flags[j])
+        s = cuda.local.array(sines_shape, float64)
+        e = cuda.local.array(eig_shape, float64)
+        _copy(s, sines)
+        _copy(e, unit_eig)
+        q = cuda.local.array(cache_shape, float64)
+        for m in range(cache_shape[0]):
+            for i in range(cache_shape[1]):
+                for r in range(3):
+                    q[m, i, r] = cache[j, m, i, r]
+        work = cuda.local.array(work_shape, float64)
+        iwork = cuda.local.array(iwork_shape, int64)
+        for r in range(iwork_shape[0]):  # the CPU kernel hands over zeros
+            for i in range(iwork_shape[1]):
+                iwork[r, i] = 0
+        ledger = cuda.local.array(3, float64)
+        x_rec = cuda.local.array(rec_shape, float64)
+        v_rec = cuda.local.array(rec_shape, float64)
+        e_rec = cuda.local.array((2, n_energy), float64)
+        given = cuda.local.array(rec_shape, float64)
+        mean = cuda.local.array(L, float64)
+        counts = cuda.local.array((3, L), int64)
+        last_stick = cuda.local.array(L, float64)
+        diag = cuda.local.array(4, int64)
+        inertial.inertial_chain(
+            work, iwork, ledger, s, e, q, p, f, seed, chain0 + np.uint64(c), steps, steps, rtol,
+            average_from, given, False, x_rec, v_rec, e_rec, mean, counts, last_stick, diag,
+        )  # fmt: skip
+        _store(x_out, mean_out, steps_taken, converged, j, c, x_rec, mean, diag[2], diag[3])
+
+    return kernel
+
+
+@functools.cache
+def langevin_kernel(L):
+    """The compiled Langevin kernel for ``L`` blocks."""
+    return cuda.jit(langevin_kernel_source(L))
+
+
+@functools.cache
+def inertial_kernel(L):
+    """The compiled inertial kernel for ``L`` blocks."""
+    return cuda.jit(inertial_kernel_source(L))
+
+
+def run_langevin_cells(params, flags, L, settings, chain0=0):
+    """Run the Langevin model on a table of cells with the same ``L``, on the GPU.
+
+    The CUDA counterpart of :func:`fastspring.backends.cpu.run_langevin_cells`,
+    with the outputs of :func:`run_overdamped_cells`.
+    """
+    return _run_one_chain_kernel(langevin_kernel(L), params, flags, L, settings, chain0)
+
+
+def run_inertial_cells(params, flags, L, settings, chain0=0):
+    """Run the exact stick--slip model on a table of cells with the same ``L``, on the GPU.
+
+    The CUDA counterpart of :func:`fastspring.backends.cpu.run_inertial_cells`,
+    with the outputs of :func:`run_overdamped_cells`.  Each cell's propagator
+    cache is filled on the host by :func:`fastspring.models.inertial.fill_interval_cache`
+    (the CPU kernel's own), so both backends use the same bits.
+    """
+    params = np.ascontiguousarray(params, dtype=np.float64)
+    sines, unit_eig = inertial.mode_tables(L)
+    cache = np.empty((params.shape[0], L + 1, L + 1, 3))
+    for j, row in enumerate(params):
+        inertial.fill_interval_cache(cache[j], unit_eig, row[0], row[8], row[4])
+    tables = tuple(cuda.to_device(a) for a in (sines, unit_eig, cache))
+    return _run_one_chain_kernel(inertial_kernel(L), params, flags, L, settings, chain0, tables)
+
+
+def _run_one_chain_kernel(kernel, params, flags, L, settings, chain0, tables=()):
     """Allocate the outputs, launch one thread per (cell, chain), copy the results back."""
     require_gpu()
     cells, n = params.shape[0], settings.chains
@@ -146,7 +308,7 @@ def _run_one_chain_kernel(kernel, params, flags, L, settings, chain0):
         "converged": cuda.device_array((cells, n), dtype=np.bool_),
     }
     _launch(
-        kernel, cells * n, *out.values(), *_tables(params, flags),
+        kernel, cells * n, *out.values(), *_tables(params, flags), *tables,
         np.uint64(settings.seed), np.uint64(chain0), np.int64(settings.steps),
         np.float64(settings.rtol), np.int64(settings.average_from),
     )  # fmt: skip
