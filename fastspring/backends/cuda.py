@@ -10,11 +10,11 @@ CPU kernels already run one chain per task, through
 :func:`fastspring.models.inertial.inertial_chain` and
 :func:`fastspring.models.langevin.langevin_chain`, which each thread calls with
 its scratch arrays in local memory.  A chain therefore draws the same noise on
-both backends.  Results agree with
-the CPU backend to round-off, not to the bit: NVVM contracts ``a * b + c`` into
-fused multiply-adds and libdevice's ``exp`` (used for decaying noise) may
-differ from the host's by an ulp.  Under ``NUMBA_ENABLE_CUDASIM=1`` the same
-code runs on the CPU through Numba's CUDA simulator.
+both backends.  Results agree with the CPU backend to round-off, not to the
+bit: NVVM contracts ``a * b + c`` into fused multiply-adds, and libdevice's
+``exp``, ``sin`` and ``cos`` may differ from the host's by an ulp.  Under
+``NUMBA_ENABLE_CUDASIM=1`` the same code runs on the CPU through Numba's CUDA
+simulator (bit for bit equal there).
 
 Import this module only when the CUDA backend is asked for: it imports
 ``numba.cuda`` (which the simulator must find configured at that moment).
@@ -139,19 +139,24 @@ def run_overdamped_cells(params, flags, L, settings, chain0=0):
         ``x``, ``x_mean`` (cells, chains, L); ``steps_taken`` (int64) and
         ``converged`` (bool), shape (cells, chains).
     """
-    return _run_one_chain_kernel(overdamped_kernel(L), params, flags, L, settings, chain0)
+    return _run_kernel(overdamped_kernel(L), params, flags, L, settings, chain0)
 
 
 @cuda.jit(device=True)
 def _copy(dst, src):
-    """Copy a 1-D or 2-D array into a thread's local array of the same shape."""
+    """Copy a 1-, 2- or 3-D array into a thread's local array of the same shape."""
     if src.ndim == 1:
         for i in range(src.shape[0]):
             dst[i] = src[i]
-    else:
+    elif src.ndim == 2:
         for r in range(src.shape[0]):
             for i in range(src.shape[1]):
                 dst[r, i] = src[r, i]
+    else:
+        for m in range(src.shape[0]):
+            for r in range(src.shape[1]):
+                for i in range(src.shape[2]):
+                    dst[m, r, i] = src[m, r, i]
 
 
 @cuda.jit(device=True)
@@ -232,10 +237,7 @@ def inertial_kernel_source(L):
         _copy(s, sines)
         _copy(e, unit_eig)
         q = cuda.local.array(cache_shape, float64)
-        for m in range(cache_shape[0]):
-            for i in range(cache_shape[1]):
-                for r in range(3):
-                    q[m, i, r] = cache[j, m, i, r]
+        _copy(q, cache[j])
         work = cuda.local.array(work_shape, float64)
         iwork = cuda.local.array(iwork_shape, int64)
         for r in range(iwork_shape[0]):  # the CPU kernel hands over zeros
@@ -277,7 +279,7 @@ def run_langevin_cells(params, flags, L, settings, chain0=0):
     The CUDA counterpart of :func:`fastspring.backends.cpu.run_langevin_cells`,
     with the outputs of :func:`run_overdamped_cells`.
     """
-    return _run_one_chain_kernel(langevin_kernel(L), params, flags, L, settings, chain0)
+    return _run_kernel(langevin_kernel(L), params, flags, L, settings, chain0)
 
 
 def run_inertial_cells(params, flags, L, settings, chain0=0):
@@ -294,10 +296,10 @@ def run_inertial_cells(params, flags, L, settings, chain0=0):
     for j, row in enumerate(params):
         inertial.fill_interval_cache(cache[j], unit_eig, row[0], row[8], row[4])
     tables = tuple(cuda.to_device(a) for a in (sines, unit_eig, cache))
-    return _run_one_chain_kernel(inertial_kernel(L), params, flags, L, settings, chain0, tables)
+    return _run_kernel(inertial_kernel(L), params, flags, L, settings, chain0, tables)
 
 
-def _run_one_chain_kernel(kernel, params, flags, L, settings, chain0, tables=()):
+def _run_kernel(kernel, params, flags, L, settings, chain0, tables=()):
     """Allocate the outputs, launch one thread per (cell, chain), copy the results back."""
     require_gpu()
     cells, n = params.shape[0], settings.chains
