@@ -15,7 +15,7 @@ from .phase import summarize
 _LOG_AXES = ("lr", "batch_size")
 
 
-def phase_figure(ds, kind="trace_ratio", *, ax=None, vmax=1.0):
+def phase_figure(ds, kind="trace_ratio", *, ax=None, vmax=None):
     """Colour = scale-free curvature of the seed-mean load curve; contours = test accuracy.
 
     Parameters
@@ -25,8 +25,9 @@ def phase_figure(ds, kind="trace_ratio", *, ax=None, vmax=1.0):
     kind : {"trace_ratio", "pinv"}
         Separation measure whose curves are shown.
     ax : matplotlib.axes.Axes, optional
-    vmax : float
-        Colour limits ``[-vmax, vmax]`` of ``c_rel`` (1 bounds a monotone curve).
+    vmax : float, optional
+        Colour limits ``[-vmax, vmax]`` of ``c_rel``; default the largest ``|c_rel|``
+        (pass 1, the bound for a monotone curve, to compare panels).
 
     Returns
     -------
