@@ -69,8 +69,12 @@ class Data:
                 f"shape={self.shape}, n_classes={self.n_classes})")
 
 
-class DataRootError(OSError):
-    """A torchvision data set is missing from, or unreadable in, the given root."""
+class DataRootError(FileNotFoundError):
+    """A torchvision data set is missing from, or unreadable in, the given root.
+
+    A ``FileNotFoundError`` (as torchvision's own "not found or corrupted"), so command
+    lines that report missing files report this too.
+    """
 
 
 def split_indices(labels, n_train, n_test=None, *, stratified=True, seed=0):
