@@ -83,6 +83,25 @@ def check_noise_values(values, noise: Noise, settings: Settings, L: int) -> np.n
     return np.ascontiguousarray(values.reshape(settings.steps, settings.chains, -1))
 
 
+def check_model_inputs(chain, noise, model, model_params):
+    """Check the chain, the noise (``None``: no noise) and the model's parameter names.
+
+    Returns the model's :class:`~fastspring.models.ModelSpec` and the noise.
+    """
+    spec = get_model(model)
+    if not isinstance(chain, Chain):
+        raise TypeError(f"chain must be a fastspring.Chain, got {type(chain).__name__}")
+    noise = Noise() if noise is None else noise
+    if not isinstance(noise, Noise):
+        raise TypeError(f"noise must be a fastspring.Noise or None, got {type(noise).__name__}")
+    unknown = set(model_params) - set(spec.defaults)
+    if unknown:
+        raise TypeError(
+            f"model {model!r} takes parameters {sorted(spec.defaults)}, got {sorted(unknown)}"
+        )
+    return spec, noise
+
+
 def simulate(
     chain: Chain,
     noise: Noise | None = None,
@@ -136,17 +155,7 @@ def simulate(
     -------
     SimulationResult
     """
-    spec = get_model(model)
-    if not isinstance(chain, Chain):
-        raise TypeError(f"chain must be a fastspring.Chain, got {type(chain).__name__}")
-    noise = Noise() if noise is None else noise
-    if not isinstance(noise, Noise):
-        raise TypeError(f"noise must be a fastspring.Noise or None, got {type(noise).__name__}")
-    unknown = set(model_params) - set(spec.defaults)
-    if unknown:
-        raise TypeError(
-            f"model {model!r} takes parameters {sorted(spec.defaults)}, got {sorted(unknown)}"
-        )
+    spec, noise = check_model_inputs(chain, noise, model, model_params)
     settings = make_settings(
         chain, dt=dt, steps=steps, chains=chains, seed=seed, record_every=record_every,
         rtol=rtol, average_from=average_from,

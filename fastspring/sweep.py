@@ -39,7 +39,7 @@ from .backends import cpu
 from .grid import canonical_fingerprint, check_axes, run_grid
 from .models import get_model
 from .params import Chain, Noise, check_int, check_real
-from .simulation import make_settings
+from .simulation import check_model_inputs, make_settings
 
 #: grid axes that change the chain, the noise, or the integration
 CHAIN_FIELDS = tuple(f.name for f in dataclasses.fields(Chain))
@@ -374,21 +374,11 @@ def sweep(
 def _plan(chain, noise, model, grid, chains, steps, dt, seed, backend, average_from, rtol,
           tol, keep_chains, model_params):  # fmt: skip
     """Validate the arguments of :func:`sweep` and every grid point; return (plan, axes)."""
-    spec = get_model(model)
-    if not isinstance(chain, Chain):
-        raise TypeError(f"chain must be a fastspring.Chain, got {type(chain).__name__}")
-    noise = Noise() if noise is None else noise
-    if not isinstance(noise, Noise):
-        raise TypeError(f"noise must be a fastspring.Noise or None, got {type(noise).__name__}")
+    spec, noise = check_model_inputs(chain, noise, model, model_params)
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     if model not in DRIVERS:
         raise ValueError(f"sweeps support the models {sorted(DRIVERS)}, got {model!r}")
-    unknown = set(model_params) - set(spec.defaults)
-    if unknown:
-        raise TypeError(
-            f"model {model!r} takes parameters {sorted(spec.defaults)}, got {sorted(unknown)}"
-        )
     axes = check_axes(grid)
     allowed = CHAIN_FIELDS + NOISE_FIELDS + RUN_FIELDS + tuple(spec.defaults)
     for name in axes:
