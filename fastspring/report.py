@@ -25,7 +25,7 @@ h1 { font-size: 1.6em; margin-bottom: 0.2em; }
 .sub { color: #555; margin-top: 0; }
 section { border-top: 1px solid #ddd; padding-top: 1em; margin-top: 1.5em; }
 h2 { font-size: 1.2em; }
-img { max-width: 100%; border: 1px solid #eee; }
+img { max-width: 100%; max-height: 460px; height: auto; border: 1px solid #eee; }
 p.caption { color: #333; }
 table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.92em; }
 td, th { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }

@@ -214,7 +214,8 @@ def _phase_panel(out, key, title, ds, caption):
     phases = ds["cell_phase"].values
     numbers = {f"cells {p}": int((phases == p).sum()) for p in analysis.PHASES}
     numbers["cells"] = int(phases.size)
-    numbers["wall time of the sweep, s (this run)"] = float(ds.attrs.get("wall_time", np.nan))
+    numbers["cells computed in this run"] = int(ds.attrs["cells_computed"])
+    numbers["wall time of this run, s"] = float(ds.attrs["wall_time"])
     return Panel(key, title, f"{key}.png", caption, numbers)
 
 
@@ -333,7 +334,8 @@ def dnn_phase(out: Path, quick: bool) -> Panel:
             "its test accuracy / scale-free curvature": best["values"],
             "most linear cell (label noise, alpha)": flat["where"],
             "its test accuracy / scale-free curvature ": flat["values"],
-            "wall time of the panel, s (this run)": wall,
+            "cells trained in this run": int(ds.attrs["cells_computed"]),
+            "wall time of this run, s": wall,
         },
     )
 
