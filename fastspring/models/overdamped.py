@@ -53,8 +53,7 @@ def _run_tile(
     pos[L + 1, :] = y
     z = np.empty((4 * ((rows + 3) // 4), chains))
     left_old = np.empty(chains)
-    dmax = np.empty(chains)
-    xmax = np.empty(chains)
+    before = np.empty((L + 2, chains)) if rtol >= 0.0 else pos
     active = np.ones(chains, dtype=np.bool_)
     n_active = chains
     mean_out[:] = 0.0
@@ -72,21 +71,18 @@ def _run_tile(
             fill_normals(z, seed, chain0, step, np.uint64(0))
             if kind == TRUNCATED:
                 redraw_truncated(z, sig, bound, seed, chain0, step, sync)
+        if rtol >= 0.0:
+            before[:] = pos
         for c in range(chains):
             left_old[c] = 0.0
-            dmax[c] = 0.0
-            xmax[c] = 0.0
         for i in range(1, L + 1):
             zi = 0 if sync else i - 1
             for c in range(chains):
                 old = pos[i, c]
                 eps = clip(sig * z[zi, c], bound)
                 new = block_update(left_old[c], old, pos[i + 1, c], k, eta, mu_plus, mu_minus, eps)
-                new = new if active[c] else old
                 left_old[c] = old
-                pos[i, c] = new
-                dmax[c] = max(dmax[c], abs(new - old))
-                xmax[c] = max(xmax[c], abs(new))
+                pos[i, c] = new if active[c] else old
         if n >= average_from:
             for c in range(chains):
                 if active[c]:
@@ -94,7 +90,12 @@ def _run_tile(
                         mean_out[c, i] += pos[i + 1, c]
         if rtol >= 0.0:
             for c in range(chains):
-                if active[c] and dmax[c] <= rtol * xmax[c]:
+                dmax = 0.0
+                xmax = 0.0
+                for i in range(1, L + 1):
+                    dmax = max(dmax, abs(pos[i, c] - before[i, c]))
+                    xmax = max(xmax, abs(pos[i, c]))
+                if active[c] and dmax <= rtol * xmax:
                     active[c] = False
                     converged[c] = True
                     steps_taken[c] = n + 1
