@@ -125,6 +125,20 @@ def test_matches_solve_ivp_with_events(chain, gamma, sigma):
 
 
 @given(
+    L=st.integers(1, 5), k=st.floats(0.3, 3.0), y=st.floats(-3.0, 3.0),
+    mu_plus=st.floats(0.01, 0.4), mu_minus=st.floats(0.01, 0.4), gamma=st.floats(0.0, 6.0),
+    sigma=st.floats(0.0, 0.6), seed=st.integers(0, 1000),
+)  # fmt: skip
+def test_matches_solve_ivp_with_events_property(L, k, y, mu_plus, mu_minus, gamma, sigma, seed):
+    dt, steps = 0.25, 40
+    xi = np.random.default_rng(seed).standard_normal((steps, 1, L))
+    res = simulate(Chain(L, k, y, mu_plus, mu_minus), Noise(sigma), model="inertial",
+                   gamma=gamma, dt=dt, steps=steps, record_every=1, noise_values=xi)  # fmt: skip
+    ref = event_driven(L, k, y, mu_plus, mu_minus, gamma, dt, sigma * xi[:, 0, :])
+    np.testing.assert_allclose(res.trajectory[:, 0], ref, rtol=0, atol=1e-9)
+
+
+@given(
     L=st.integers(1, 6), k=st.floats(0.3, 3.0),
     y=st.floats(-4.0, 4.0).filter(lambda y: abs(y) > 0.1), mu_plus=st.floats(0.01, 0.5),
     mu_minus=st.floats(0.01, 0.5), gamma=st.floats(0.0, 8.0),

@@ -101,6 +101,7 @@ import math
 import numpy as np
 
 from .._jit import device, jit, pjit, prange
+from .chain import force, settled
 from .noise import chain_noise
 
 # rows of the float scratch ``work``
@@ -108,7 +109,7 @@ X, V, DIR, EPS = 0, 1, 2, 3  # state: position, velocity, direction (-1, 0 stuck
 Z, ZP, OM2 = 4, 5, 6  # modal displacement and velocity at the segment start, omega^2
 DZ, DZP, TMP = 7, 8, 9  # scratch for transforms
 XT, VT = 10, 11  # positions and velocities at a trial time
-XOLD = 12  # positions at the start of the interval (for the stop criterion)
+XOLD = 12  # positions at the start of the interval (for the stop rule)
 SEG, TRIAL = 13, 20  # derivative blocks: at the segment start, at a trial time
 # offsets inside a derivative block: x'' .. x^(5) per block, ||x'''||, ||x''''||, ||x^(5)||
 D2, D3, D4, D5, N3, N4, N5 = 0, 1, 2, 3, 4, 5, 6
@@ -209,12 +210,6 @@ def fill_interval_cache(cache, unit_eig, k, gamma, dt):
             cache[m, j, 0] = u
             cache[m, j, 1] = w
             cache[m, j, 2] = wp
-
-
-@device
-def force(work, row, i, k):
-    """Spring force ``F_i`` (B1) from the positions in ``work[row]``."""
-    return k * (work[row, i + 1] - work[row, i]) - k * (work[row, i] - work[row, i - 1])
 
 
 @device
@@ -756,19 +751,15 @@ def inertial_chain(work, iwork, ledger, sines, unit_eig, cache, params, flags, s
         if sync:
             for i in range(2, L + 1):
                 work[EPS, i] = work[EPS, 1]
-        for i in range(1, L + 1):
-            work[XOLD, i] = work[X, i]
+        if rtol >= 0.0:
+            for i in range(1, L + 1):
+                work[XOLD, i] = work[X, i]
         interval(work, iwork, sines, unit_eig, cache, L, k, gamma, mu_p, mu_m, dt, n * dt,
                  counts, last_stick, ledger, diag)  # fmt: skip
-        change = 0.0
-        size = 0.0
-        for i in range(1, L + 1):
-            change = max(change, abs(work[X, i] - work[XOLD, i]))
-            size = max(size, abs(work[X, i]))
         if n >= average_from:
             for i in range(L):
                 mean_out[i] += work[X, i + 1]
-        stop = rtol >= 0.0 and change <= rtol * size
+        stop = rtol >= 0.0 and settled(work, X, XOLD, L, rtol)
         if stop:
             taken = n + 1
             diag[3] = 1

@@ -49,8 +49,8 @@ import math
 import numpy as np
 
 from .._jit import device, jit, pjit, prange
+from .chain import force, settled
 from .friction import phi
-from .inertial import force
 from .noise import chain_noise
 
 # rows of the float scratch ``work`` (column i: block i; 0 and L + 1 the fixed ends)
@@ -161,18 +161,14 @@ def langevin_chain(work, params, flags, seed, chain, steps, record_every, rtol, 
         if sync:
             for i in range(2, L + 1):
                 work[EPS, i] = work[EPS, 1]
-        for i in range(1, L + 1):
-            work[XOLD, i] = work[X, i]
+        if rtol >= 0.0:
+            for i in range(1, L + 1):
+                work[XOLD, i] = work[X, i]
         heun_step(work, L, k, gamma, mu_p, mu_m, dt, kick)
-        change = 0.0
-        size = 0.0
-        for i in range(1, L + 1):
-            change = max(change, abs(work[X, i] - work[XOLD, i]))
-            size = max(size, abs(work[X, i]))
         if n >= average_from:
             for i in range(L):
                 mean_out[i] += work[X, i + 1]
-        stop = rtol >= 0.0 and change <= rtol * size
+        stop = rtol >= 0.0 and settled(work, X, XOLD, L, rtol)
         if stop:
             diag[0] = n + 1
             diag[1] = 1

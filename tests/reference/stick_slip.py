@@ -100,7 +100,9 @@ def _forces(x, k, y):
     return k * (full[2:] - full[1:-1]) - k * (full[1:-1] - full[:-2])
 
 
-def event_driven(L, k, y, mu_plus, mu_minus, gamma, dt, eps, rtol=1e-12, atol=1e-14):
+def event_driven(
+    L, k, y, mu_plus, mu_minus, gamma, dt, eps, rtol=1e-12, atol=1e-14, max_step=1 / 64
+):
     """Model (B) with ``solve_ivp`` (DOP853) and terminal events, interval by interval.
 
     ``eps`` has shape ``(intervals, L)``: the force noise of each interval.
@@ -108,6 +110,13 @@ def event_driven(L, k, y, mu_plus, mu_minus, gamma, dt, eps, rtol=1e-12, atol=1e
     reaches 0 sticks if its force is in the band and reverses otherwise; a
     stuck block breaks away when its force leaves the band.  Returns the
     positions at the interval ends, shape ``(intervals + 1, L)``.
+
+    ``solve_ivp`` sees an event only as a sign change between the ends of a
+    step, so steps are capped at ``max_step * dt`` (a velocity that dips below
+    zero and back within one step would be missed), and the first step is
+    tiny (a block just started from ``v = 0`` has its watch function at
+    exactly 0: a first step over a short excursion would read as an event at
+    the start).
     """
     x = np.zeros(L)
     v = np.zeros(L)
@@ -131,7 +140,8 @@ def event_driven(L, k, y, mu_plus, mu_minus, gamma, dt, eps, rtol=1e-12, atol=1e
 
             events = _watchers(L, k, y, d, noise, mu_plus, mu_minus)
             sol = solve_ivp(rhs, (t, end), np.concatenate([x, v]), method="DOP853",
-                            events=events, rtol=rtol, atol=atol)  # fmt: skip
+                            events=events, rtol=rtol, atol=atol, first_step=1e-9 * dt,
+                            max_step=max_step * dt)  # fmt: skip
             x, v = sol.y[:L, -1].copy(), sol.y[L:, -1].copy()
             t = sol.t[-1]
             if sol.status != 1:
