@@ -111,9 +111,10 @@ DZ, DZP, TMP = 7, 8, 9  # scratch for transforms
 XT, VT = 10, 11  # positions and velocities at a trial time
 XOLD = 12  # positions at the start of the interval (for the stop rule)
 SEG, TRIAL = 13, 20  # derivative blocks: at the segment start, at a trial time
+EST = 27  # two rows: estimated root time of each block's watch functions (event search)
 # offsets inside a derivative block: x'' .. x^(5) per block, ||x'''||, ||x''''||, ||x^(5)||
 D2, D3, D4, D5, N3, N4, N5 = 0, 1, 2, 3, 4, 5, 6
-ROWS = 27
+ROWS = 29
 # rows of the int scratch ``iwork``: first and last block of the run holding block i
 RLO, RHI = 0, 1
 IROWS = 2
@@ -590,33 +591,56 @@ def apply_event(work, kind, i, k, mu_plus, mu_minus, time, counts, last_stick):
         last_stick[i - 1] = time
 
 
+@device
+def _watch_kind(work, row, i):
+    """The watch function of candidate row ``row`` (0 or 1) at block ``i``."""
+    if work[DIR, i] != 0.0:
+        return VELOCITY
+    return UPPER if row == 0 else LOWER
+
+
 @jit
 def _next_event(work, iwork, remaining, L, k, gamma, mu_p, mu_m, sines, cache, dt, diag):
     """The earliest event of the segment: ``(tau, kind, block)``, block -1 if none.
 
-    An event exactly at the end of the interval counts (``<=``), so that it is
-    handled now and not rediscovered at the start of the next interval.
+    First every watch function is tested on the whole segment with (B9);
+    those not proven root-free become candidates, ordered by the linear
+    estimate ``h/(-h')`` of their root, and are searched in that order, each
+    only up to the earliest event found so far (so the refinement is mostly
+    spent on the event that happens).  An event exactly at the end of the
+    interval counts (``<=``): it is handled now, not rediscovered at the start
+    of the next interval.
     """
+    n = 0
+    for i in range(1, L + 1):
+        work[EST, i] = math.inf
+        work[EST + 1, i] = math.inf
+        sliding = work[DIR, i] != 0.0
+        moving = is_sliding(work, i - 1, L) or is_sliding(work, i + 1, L)
+        for row in range(1 if sliding else 2):
+            kind = _watch_kind(work, row, i)
+            h0, h1, h2, m0, m1 = watch(work, kind, i, L, X, V, SEG, k, mu_p, mu_m)
+            if crosses_now(h0, h1, h2):
+                return 0.0, kind, i
+            if not (sliding or moving) or root_free(h0, h1, h2, m0 + remaining * m1, remaining):
+                continue
+            work[EST + row, i] = min(h0 / -h1, remaining) if h1 < 0.0 else remaining
+            n += 1
     best = remaining
     who = -1
     what = VELOCITY
-    for i in range(1, L + 1):
-        if best == 0.0:
-            break
-        if work[DIR, i] != 0.0:
-            t = first_event(work, iwork, VELOCITY, i, best, L, k, gamma, mu_p, mu_m, sines,
-                            cache, dt, diag)  # fmt: skip
-            if t <= best:
-                best, who, what = t, i, VELOCITY
-            continue
-        moving = is_sliding(work, i - 1, L) or is_sliding(work, i + 1, L)
-        for kind in (UPPER, LOWER):
-            h0, h1, h2, _, _ = watch(work, kind, i, L, X, V, SEG, k, mu_p, mu_m)
-            if moving or crosses_now(h0, h1, h2):
-                t = first_event(work, iwork, kind, i, best, L, k, gamma, mu_p, mu_m, sines,
-                                cache, dt, diag)  # fmt: skip
-                if t <= best:
-                    best, who, what = t, i, kind
+    for _ in range(n):
+        row, i, est = 0, 0, math.inf
+        for j in range(1, L + 1):
+            for r in range(2):
+                if work[EST + r, j] < est:
+                    row, i, est = r, j, work[EST + r, j]
+        work[EST + row, i] = math.inf
+        kind = _watch_kind(work, row, i)
+        t = first_event(work, iwork, kind, i, best, L, k, gamma, mu_p, mu_m, sines, cache, dt,
+                        diag)  # fmt: skip
+        if t <= best:
+            best, who, what = t, i, kind
     return best, what, who
 
 
@@ -764,7 +788,7 @@ def inertial_chain(work, iwork, ledger, sines, unit_eig, cache, params, flags, s
             taken = n + 1
             diag[3] = 1
         done = stop or n + 1 == steps
-        if (n + 1) % record_every == 0 or done:
+        if n + 1 == next_rec * record_every or done:
             last = n_rec if done else next_rec + 1
             for j in range(next_rec, last):
                 _record(work, L, k, ledger, x_rec, v_rec, e_rec, j)

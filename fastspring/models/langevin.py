@@ -44,6 +44,7 @@ root ``r`` of ``r^2 + gamma r + omega^2 = 0`` over the normal modes
 (:func:`heun_step_bound`).  Without damping no step is stable.
 """
 
+import functools
 import math
 
 import numpy as np
@@ -65,32 +66,34 @@ FLAGS = ("kind", "synchronous", "summed")
 SYNC_CONVENTIONS = ("shared", "sum")
 
 
+@functools.lru_cache(maxsize=1024)
 def heun_step_bound(L, k, gamma):
     """The largest stable step of (C3): ``max |1 + z + z^2/2| <= 1`` over all modes.
 
     ``z = h r`` for both roots ``r`` of ``r^2 + gamma r + omega^2`` and every
     mode ``omega^2 = 4 k sin^2(j pi/(2(m+1)))``, ``1 <= j <= m <= L`` (the
-    sliding runs a chain can have).  ``|R(h r)|^2 - 1`` is a quartic in ``h``
-    whose smallest positive root is the bound of that root; 0 when
-    ``gamma = 0`` (undamped modes grow under Heun).
+    sliding runs a chain can have).  ``|R(h r)|^2 - 1`` is ``h`` times a cubic
+    in ``h`` whose smallest positive root bounds the step for that ``r``; the
+    bound is 0 when ``gamma = 0`` (undamped modes grow under Heun).
     """
-    omega2 = np.unique(
-        np.concatenate(
-            [4.0 * k * np.sin(np.arange(1, m + 1) * np.pi / (2 * (m + 1))) ** 2
-             for m in range(1, L + 1)]
-        )
+    omega2 = np.concatenate(
+        [4.0 * k * np.sin(np.arange(1, m + 1) * np.pi / (2 * (m + 1))) ** 2
+         for m in range(1, L + 1)]
     )  # fmt: skip
-    bound = math.inf
-    for om2 in omega2:
-        for r in np.roots([1.0, gamma, om2]).astype(complex):
-            if r.real >= 0.0:
-                return 0.0
-            # |1 + h r + h^2 r^2/2|^2 - 1
-            #     = h (2 Re r + 2 (Re r)^2 h + Re(r) |r|^2 h^2 + |r|^4 h^3/4)
-            roots = np.roots([abs(r) ** 4 / 4, r.real * abs(r) ** 2, 2 * r.real**2, 2 * r.real])
-            positive = [h.real for h in roots if abs(h.imag) <= 1e-12 * abs(h) and h.real > 0]
-            bound = min(bound, min(positive))
-    return bound
+    if gamma == 0.0:
+        return 0.0
+    disc = np.sqrt((0.25 * gamma * gamma - omega2).astype(complex))
+    r = np.concatenate([-0.5 * gamma + disc, -0.5 * gamma - disc])
+    re, mod2 = r.real, np.abs(r) ** 2
+    # |1 + h r + h^2 r^2/2|^2 - 1 = h (2 Re r + 2 (Re r)^2 h + Re(r) |r|^2 h^2 + |r|^4 h^3/4):
+    # the roots of the monic cubic, as eigenvalues of its companion matrices
+    c2, c1, c0 = 4 * re / mod2, 8 * re**2 / mod2**2, 8 * re / mod2**2
+    companion = np.zeros((r.size, 3, 3))
+    companion[:, 0, :] = -np.stack([c2, c1, c0], axis=1)
+    companion[:, 1, 0] = companion[:, 2, 1] = 1.0
+    h = np.linalg.eigvals(companion)
+    real = (np.abs(h.imag) <= 1e-12 * np.abs(h)) & (h.real > 0)
+    return float(np.min(np.where(real, h.real, np.inf)))
 
 
 @device
@@ -173,7 +176,7 @@ def langevin_chain(work, params, flags, seed, chain, steps, record_every, rtol, 
             diag[0] = n + 1
             diag[1] = 1
         done = stop or n + 1 == steps
-        if (n + 1) % record_every == 0 or done:
+        if n + 1 == next_rec * record_every or done:
             last = n_rec if done else next_rec + 1
             for j in range(next_rec, last):
                 for i in range(L):
