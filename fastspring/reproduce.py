@@ -331,9 +331,9 @@ def dnn_phase(out: Path, quick: bool) -> Panel:
         "held-out digits.",
         {
             "most accurate cell (label noise, alpha)": best["where"],
-            "its test accuracy / scale-free curvature": best["values"],
+            "most accurate cell: test accuracy / scale-free curvature": best["values"],
             "most linear cell (label noise, alpha)": flat["where"],
-            "its test accuracy / scale-free curvature ": flat["values"],
+            "most linear cell: test accuracy / scale-free curvature": flat["values"],
             "cells trained in this run": int(ds.attrs["cells_computed"]),
             "wall time of this run, s": wall,
         },
