@@ -119,7 +119,7 @@ import numpy as np
 
 from .._jit import device, jit, pjit, prange
 from .chain import force, settled
-from .noise import chain_noise
+from .noise import step_noise
 
 # rows of the float scratch ``work``
 X, V, DIR, EPS = 0, 1, 2, 3  # state: position, velocity, direction (-1, 0 stuck, +1), noise
@@ -766,7 +766,6 @@ def inertial_chain(work, iwork, ledger, sines, unit_eig, cache, params, flags, s
     kind = flags[0]
     sync = flags[1] != 0
     L = work.shape[1] - 2
-    rows = 1 if sync else L
     for r in range(ROWS):
         for i in range(L + 2):
             work[r, i] = 0.0
@@ -786,12 +785,8 @@ def inertial_chain(work, iwork, ledger, sines, unit_eig, cache, params, flags, s
     next_rec = 1
     taken = steps
     for n in range(steps):
-        sig = sigma * math.exp(-decay * (n * dt)) if decay > 0.0 else sigma
-        chain_noise(work[EPS, 1:], rows, sig, bound, kind, seed, chain, np.uint64(n),
-                    given[n] if use_given else given[0], use_given)  # fmt: skip
-        if sync:
-            for i in range(2, L + 1):
-                work[EPS, i] = work[EPS, 1]
+        step_noise(work[EPS, 1:], L, sync, sigma, decay, n * dt, bound, kind, seed, chain,
+                   np.uint64(n), given[n] if use_given else given[0], use_given)  # fmt: skip
         if rtol >= 0.0:
             for i in range(1, L + 1):
                 work[XOLD, i] = work[X, i]

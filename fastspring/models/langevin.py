@@ -52,7 +52,7 @@ import numpy as np
 from .._jit import device, jit, pjit, prange
 from .chain import force, settled
 from .friction import phi
-from .noise import chain_noise
+from .noise import step_noise
 
 # rows of the float scratch ``work`` (column i: block i; 0 and L + 1 the fixed ends)
 X, V, A, XP, VP, AP, EPS, XOLD = range(8)
@@ -142,7 +142,6 @@ def langevin_chain(work, params, flags, seed, chain, steps, record_every, rtol, 
     kind = flags[0]
     sync = flags[1] != 0
     L = work.shape[1] - 2
-    rows = 1 if sync else L
     kick = math.sqrt(dt) * (math.sqrt(L) if flags[2] != 0 else 1.0)
     for r in range(ROWS):
         for i in range(L + 2):
@@ -158,12 +157,8 @@ def langevin_chain(work, params, flags, seed, chain, steps, record_every, rtol, 
     n_rec = x_rec.shape[0]
     next_rec = 1
     for n in range(steps):
-        sig = sigma * math.exp(-decay * (n * dt)) if decay > 0.0 else sigma
-        chain_noise(work[EPS, 1:], rows, sig, bound, kind, seed, chain, np.uint64(n),
-                    given[n] if use_given else given[0], use_given)  # fmt: skip
-        if sync:
-            for i in range(2, L + 1):
-                work[EPS, i] = work[EPS, 1]
+        step_noise(work[EPS, 1:], L, sync, sigma, decay, n * dt, bound, kind, seed, chain,
+                   np.uint64(n), given[n] if use_given else given[0], use_given)  # fmt: skip
         if rtol >= 0.0:
             for i in range(1, L + 1):
                 work[XOLD, i] = work[X, i]

@@ -10,6 +10,8 @@ and synchronous noise uses draw 0 for every block.  So ``(seed, chain)`` gives
 the same noise on every model and backend.
 """
 
+import math
+
 from .._jit import jit
 from ..rng import normal, normals4
 from .friction import TRUNCATED, clip
@@ -57,3 +59,18 @@ def chain_noise(eps, rows, sig, bound, kind, seed, chain, step, given_row, use_g
                 z = normal(seed, chain, step, i, attempt)
                 attempt += 1
         eps[i] = clip(sig * z, bound)
+
+
+@jit
+def step_noise(eps, L, sync, sigma, decay, t, bound, kind, seed, chain, step, given_row,
+               use_given):  # fmt: skip
+    """The noise ``eps[0:L]`` of all blocks of one chain at step ``step`` (time ``t``).
+
+    ``sigma`` decays as ``sigma * exp(-decay * t)``; with ``sync`` one draw
+    (:func:`chain_noise` with one row) is shared by every block.
+    """
+    sig = sigma * math.exp(-decay * t) if decay > 0.0 else sigma
+    chain_noise(eps, 1 if sync else L, sig, bound, kind, seed, chain, step, given_row, use_given)
+    if sync:
+        for i in range(1, L):
+            eps[i] = eps[0]
