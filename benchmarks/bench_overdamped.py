@@ -71,9 +71,10 @@ def ours(chains, steps):
 
 def generator_alone(chains, steps):
     buf = np.empty((8, 256))
+    words = np.empty(buf.shape, dtype=np.uint64)
     u = np.uint64
     for s in range(steps * ((chains + 255) // 256)):
-        fill_normals(buf, u(0), u(0), u(s), u(0))
+        fill_normals(buf, words, u(0), u(0), u(s), u(0))
 
 
 def rate(fn, chains, steps, repeat=3):

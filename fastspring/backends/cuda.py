@@ -26,7 +26,7 @@ import functools
 import math
 
 import numpy as np
-from numba import cuda, float64, int64
+from numba import cuda, float64, int64, uint64
 
 from ..models import inertial, langevin
 from ..models.friction import TRUNCATED, clip, redraw_truncated
@@ -77,6 +77,7 @@ def overdamped_kernel_source(L):
         total = cuda.local.array(L, float64)
         z_all = cuda.local.array((padded, 1), float64)
         z = z_all[:rows]
+        words = cuda.local.array((padded, 1), uint64)[:rows]
         for i in range(ends):
             pos[i] = 0.0
         pos[L + 1] = y
@@ -87,7 +88,7 @@ def overdamped_kernel_source(L):
         for n in range(steps):
             step = np.uint64(n)
             sig = sigma * math.exp(-decay * (n * eta)) if decay > 0.0 else sigma
-            fill_normals(z, seed, chain, step, np.uint64(0))
+            fill_normals(z, words, seed, chain, step, np.uint64(0))
             if kind == TRUNCATED:
                 redraw_truncated(z, sig, bound, seed, chain, step, sync)
             left_old = 0.0
