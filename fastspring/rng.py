@@ -14,7 +14,8 @@ threads or backend, and the order in which chains are computed.
 
 Normals come from the Box--Muller transform, one logarithm per two normals,
 evaluated with branch-free polynomials (fdlibm's minimax kernels for ``log``,
-``sin`` and ``cos``) so that LLVM can vectorise a loop over chains; calls to
+``sin`` and ``cos``, in Horner form with fused multiply-adds, see
+:mod:`fastspring._fma`) so that LLVM can vectorise a loop over chains; calls to
 ``math.log``/``math.cos`` would block that and cost an order of magnitude.
 
 Accuracy and range (measured in ``tests/test_rng.py``): each normal agrees
@@ -30,6 +31,7 @@ import math
 
 import numpy as np
 
+from ._fma import fma
 from ._jit import device, jit
 
 _MASK = np.uint64(0xFFFFFFFF)
@@ -66,7 +68,7 @@ _C3 = 2.48015872894767294178e-05
 _C4 = -2.75573143513906633035e-07
 _C5 = 2.08757232129817482790e-09
 _C6 = -1.13596475577881948265e-11
-_PI_4 = math.pi / 4.0
+_PI_4_UNIT = math.pi / 4.0 * 2.0**-29  # pi/4 per unit of the 29-bit offset (exact scaling)
 
 #: the largest |z| the generator can produce (rounded up by one ulp)
 MAX_ABS_NORMAL = math.nextafter(math.sqrt(2.0 * 33.0 * math.log(2.0)), math.inf)
@@ -117,8 +119,8 @@ def _log_odd(w):
     s = f / (2.0 + f)
     z = s * s
     w2 = z * z
-    t1 = w2 * (_LG2 + w2 * (_LG4 + w2 * _LG6))
-    t2 = z * (_LG1 + w2 * (_LG3 + w2 * (_LG5 + w2 * _LG7)))
+    t1 = w2 * fma(w2, fma(w2, _LG6, _LG4), _LG2)
+    t2 = z * fma(w2, fma(w2, fma(w2, _LG7, _LG5), _LG3), _LG1)
     hfsq = 0.5 * f * f
     return e * _LN2_HI - ((hfsq - (s * (hfsq + t1 + t2) + e * _LN2_LO)) - f)
 
@@ -132,13 +134,15 @@ def _sin_cos_turn(w):
     multiple of pi/2, where fdlibm's polynomial kernels are accurate.
     """
     octant = w >> np.uint64(29)
-    f = (np.float64(w & np.uint64(0x1FFFFFFF)) + 0.5) * 2.0**-29
+    # the offset in units of 2**-29 eighths: (w mod 2**29) - 2**29 in odd octants;
+    # exact, and so is the half-unit shift, leaving one rounding in the product
     odd = (octant & np.uint64(1)) == np.uint64(1)
-    a = (f - 1.0 if odd else f) * _PI_4
+    units = np.int64(w & np.uint64(0x1FFFFFFF)) - (np.int64(1) << 29 if odd else np.int64(0))
+    a = (np.float64(units) + 0.5) * _PI_4_UNIT
     quadrant = ((octant + np.uint64(1)) >> np.uint64(1)) & np.uint64(3)
     z = a * a
-    sa = a + a * z * (_S1 + z * (_S2 + z * (_S3 + z * (_S4 + z * (_S5 + z * _S6)))))
-    r = z * (_C1 + z * (_C2 + z * (_C3 + z * (_C4 + z * (_C5 + z * _C6)))))
+    sa = fma(a * z, fma(z, fma(z, fma(z, fma(z, fma(z, _S6, _S5), _S4), _S3), _S2), _S1), a)
+    r = z * fma(z, fma(z, fma(z, fma(z, fma(z, _C6, _C5), _C4), _C3), _C2), _C1)
     hz = 0.5 * z
     one_minus = 1.0 - hz
     ca = one_minus + (((1.0 - one_minus) - hz) + z * r)

@@ -37,6 +37,15 @@ def test_internal_generator_equals_its_draws():
     np.testing.assert_array_equal(res.trajectory, given.trajectory)
 
 
+def test_noiseless_cells_skip_the_draws_but_not_the_map():
+    # sigma = 0: the kernel draws nothing; the reference is fed zeros
+    chain, steps, chains = Chain(5, 1.2, 2.0, 0.05, 0.2), 3000, 3
+    res = simulate(chain, Noise(0.0), dt=0.2, steps=steps, chains=chains, record_every=1)
+    want = reference(chain, Noise(0.0), 0.2, np.zeros((steps, chains, chain.L)))
+    np.testing.assert_allclose(res.trajectory, want, rtol=0, atol=1e-12)
+    assert np.all(res.trajectory[-1] > res.trajectory[1])  # the deep blocks moved
+
+
 def test_noiseless_reference_defaults_partial_mobilisation():
     # Eq. 7 by hand: k y = 1 < mu_plus L (L+1)/2 = 2.8, so m = 3 blocks move
     # (k y > mu_plus m (m+1) / 2 = 0.6); the sub-chain has 4 springs:

@@ -78,6 +78,8 @@ def overdamped_kernel_source(L):
         z_all = cuda.local.array((padded, 1), float64)
         z = z_all[:rows]
         words = cuda.local.array((padded, 1), uint64)[:rows]
+        for i in range(padded):
+            z_all[i, 0] = 0.0
         for i in range(ends):
             pos[i] = 0.0
         pos[L + 1] = y
@@ -88,9 +90,10 @@ def overdamped_kernel_source(L):
         for n in range(steps):
             step = np.uint64(n)
             sig = sigma * math.exp(-decay * (n * eta)) if decay > 0.0 else sigma
-            fill_normals(z, words, seed, chain, step, np.uint64(0))
-            if kind == TRUNCATED:
-                redraw_truncated(z, sig, bound, seed, chain, step, sync)
+            if sig > 0.0:  # a noiseless cell needs no draws (z stays 0)
+                fill_normals(z, words, seed, chain, step, np.uint64(0))
+                if kind == TRUNCATED:
+                    redraw_truncated(z, sig, bound, seed, chain, step, sync)
             left_old = 0.0
             dmax = 0.0
             xmax = 0.0
