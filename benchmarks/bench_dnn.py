@@ -1,6 +1,12 @@
 """Benchmarks of the dnn package (issue 5, "Measure and record").
 
-Three measurements, each printing what it ran, the machine load and the numbers::
+Four measurements, each printing what it ran, the machine load and the numbers::
+
+    python benchmarks/bench_dnn.py cell [--label-noise 0.5] [--threads 1] [--repeats 5]
+        What one cell of a full-batch panel costs in this process: seconds of one
+        training of the reference MLP (100 epochs, full batch) and of its evaluation
+        (features in evaluation mode, train and test load curves), per repeat, after one
+        untimed warm-up training.
 
     python benchmarks/bench_dnn.py speedup [--epochs 1] [--batch-sizes 5,10,...]
         Stacked vs one-by-one training, per batch size: seconds per network-epoch of a
@@ -25,14 +31,32 @@ import time
 import numpy as np
 import torch
 
-from dnn import PAPER_ALPHAS, PAPER_VALUES, build_model, load_data, summarize
+from dnn import PAPER_ALPHAS, PAPER_VALUES, build_model, evaluate, load_data, summarize
 from dnn.batched import train_stacked
-from dnn.phase import phase_diagram
+from dnn.phase import local_cluster, phase_diagram
 from dnn.train import TrainConfig, train
 
 
 def _load():
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def cell(args):
+    torch.set_num_threads(args.threads)
+    data = load_data()
+    config = TrainConfig(label_noise=args.label_noise)
+    print(f"load average before: {_load()}; torch threads {args.threads}; label noise "
+          f"{args.label_noise}, alpha 0.2, {config.epochs} epochs, full batch")
+    train(build_model("mlp", data, seed=0, alpha=0.2), data, config, seed=0)  # warm-up
+    for seed in range(1, args.repeats + 1):
+        model = build_model("mlp", data, seed=seed, alpha=0.2)
+        t = time.perf_counter()
+        train(model, data, config, seed=seed)
+        trained = time.perf_counter()
+        evaluate(model, data, test_curves=True)
+        print(f"seed {seed}: training {trained - t:.3f} s, evaluation "
+              f"{time.perf_counter() - trained:.3f} s")
+    print(f"load average after: {_load()}")
 
 
 def speedup(args):
@@ -70,7 +94,7 @@ def speedup(args):
 
 
 def panel(args):
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     values = PAPER_VALUES[args.axis] if args.values is None else args.values
     print(f"load average before: {_load()}; axis {args.axis}, {len(values)} values x "
@@ -79,7 +103,7 @@ def panel(args):
     t = time.perf_counter()
     cluster = client = None
     if args.workers > 1:
-        cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True)
+        cluster = local_cluster(args.workers)
         client = Client(cluster)
     try:
         ds = phase_diagram(args.axis, values, PAPER_ALPHAS, args.seeds, store=args.store,
@@ -134,6 +158,11 @@ def table(args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("cell")
+    p.add_argument("--label-noise", type=float, default=0.5)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--repeats", type=int, default=5)
+    p.set_defaults(func=cell)
     p = sub.add_parser("speedup")
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--seeds", type=int, default=10)

@@ -20,7 +20,7 @@ from fastspring.sweep_cli import parse_values, phase_map
 from .datasets import NAMES, load_data, orthogonal_data
 from .features import LOADS, evaluate
 from .models import INITS, MODELS, build_model
-from .phase import AXES, STACK_MAX_BATCH, phase_diagram, summarize
+from .phase import AXES, STACK_MAX_BATCH, local_cluster, phase_diagram, summarize
 from .separation import KINDS
 from .train import OPTIMIZERS, TrainConfig, train
 
@@ -174,9 +174,9 @@ def _client(args):
 
         return Client(args.scheduler), None
     if args.workers > 1:
-        from distributed import Client, LocalCluster
+        from distributed import Client
 
-        cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True)
+        cluster = local_cluster(args.workers)
         return Client(cluster), cluster
     return None, None
 

@@ -92,6 +92,13 @@ class MLP(nn.Module):
         ``kaiming_uniform_`` for LeakyReLU(alpha). Biases are zero unless ``"default"``.
     bias : bool
         Whether the linear layers have biases.
+
+    Notes
+    -----
+    The LeakyReLUs work in place on the BatchNorm (or linear) outputs, which nothing
+    else reads: the values are the same, and training keeps one activation-sized tensor
+    less per layer (autograd saves the activation's output instead of its input, which
+    determines the same derivative for ``alpha >= 0``).
     """
 
     def __init__(self, in_dim=100, n_classes=10, *, width=100, depth=8, alpha=0.0,
@@ -108,7 +115,8 @@ class MLP(nn.Module):
             nn.Linear(a, b, bias=bias) for a, b in zip(dims[:-1], dims[1:], strict=True))
         self.norms = nn.ModuleList(
             nn.BatchNorm1d(width) if batchnorm else nn.Identity() for _ in range(depth - 1))
-        self.acts = nn.ModuleList(nn.LeakyReLU(self.alpha) for _ in range(depth - 1))
+        self.acts = nn.ModuleList(nn.LeakyReLU(self.alpha, inplace=True)
+                                  for _ in range(depth - 1))
         self.drops = nn.ModuleList(Dropout(dropout) for _ in range(depth - 1))
         self.head = nn.Linear(width, n_classes, bias=bias)
         if init != "default":

@@ -50,7 +50,7 @@ def epoch_order(n, batch_size, generator):
     return torch.randperm(n, generator=generator)
 
 
-def corrupt(x, y, s, x_std, n_classes, generator):
+def corrupt(x, y, s, x_std, n_classes, generator, *, out=None):
     """Apply label + data noise of strength ``s`` to one batch (module docstring).
 
     Parameters
@@ -63,18 +63,24 @@ def corrupt(x, y, s, x_std, n_classes, generator):
         ``std(X_train)``.
     n_classes : int
     generator : torch.Generator
+    out : tuple of torch.Tensor, optional
+        Buffers ``(x_noisy, y_noisy)`` shaped like ``x`` and ``y`` (and not aliasing
+        them) that receive the noisy batch, so that full-batch training does not
+        allocate a new batch at every step. The values are the same either way.
 
     Returns
     -------
     x, y : torch.Tensor
-        New tensors (the inputs are not modified).
+        New tensors, or the buffers of ``out`` (the inputs are not modified).
     """
     if s == 0.0:
         return x, y
     n = len(y)
     k = math.floor(s * n + 0.5)
-    y = y.clone()
-    y[torch.randperm(n, generator=generator)[:k]] = torch.randint(
+    x_noisy, y_noisy = (torch.empty_like(x), torch.empty_like(y)) if out is None else out
+    y_noisy.copy_(y)
+    # the right-hand side is evaluated first: the new labels are drawn before the samples
+    y_noisy[torch.randperm(n, generator=generator)[:k]] = torch.randint(
         0, n_classes, (k,), generator=generator)
-    noise = torch.randn(x.shape, generator=generator, dtype=x.dtype)
-    return x + noise * (s * x_std), y
+    torch.randn(x.shape, generator=generator, out=x_noisy)
+    return x_noisy.mul_(s * x_std).add_(x), y_noisy

@@ -63,6 +63,30 @@ def test_label_and_data_noise():
     assert math.floor(0.5 * 5 + 0.5) == 3  # halves round up, not to even
 
 
+def test_noise_into_buffers_is_the_same_noise():
+    x, y = torch.randn(50, 7), torch.randint(0, 10, (50,))
+    fresh = corrupt(x, y, 0.3, 1.5, 10, torch.Generator().manual_seed(4))
+    out = (torch.empty_like(x), torch.empty_like(y))
+    buffered = corrupt(x.clone(), y.clone(), 0.3, 1.5, 10, torch.Generator().manual_seed(4),
+                       out=out)
+    assert buffered[0] is out[0] and buffered[1] is out[1]
+    assert torch.equal(fresh[0], buffered[0]) and torch.equal(fresh[1], buffered[1])
+
+
+def test_in_place_activations_train_bit_for_bit_like_out_of_place_ones(small_data):
+    runs = []
+    for inplace in (True, False):
+        model = build_model("mlp", small_data, seed=2, width=32, depth=4, alpha=0.3,
+                            dropout=0.1)
+        for act in model.acts:
+            act.inplace = inplace
+        result = train(model, small_data, TrainConfig(epochs=5, label_noise=0.4), seed=2)
+        runs.append((result.losses, model.state_dict()))
+    (losses_a, state_a), (losses_b, state_b) = runs
+    assert np.array_equal(losses_a, losses_b)
+    assert all(torch.equal(state_a[k], state_b[k]) for k in state_a)
+
+
 @pytest.mark.parametrize(("kwargs", "match"), [
     ({"epochs": 0}, "epochs=0"),
     ({"lr": 0.0}, "lr=0.0"),
