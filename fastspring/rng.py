@@ -163,9 +163,9 @@ def box_muller(w_radius, w_angle):
 
 
 @device
-def normals4(seed, chain, step, group, stream):
-    """Four standard normals for (seed, chain) at counter (step, group, stream)."""
-    w0, w1, w2, w3 = philox4x32_10(
+def words4(seed, chain, step, group, stream):
+    """The four 32-bit Philox words for (seed, chain) at counter (step, group, stream)."""
+    return philox4x32_10(
         np.uint64(step) & _MASK,
         np.uint64(step) >> _SHIFT,
         np.uint64(group),
@@ -173,6 +173,12 @@ def normals4(seed, chain, step, group, stream):
         np.uint64(chain),
         np.uint64(seed),
     )
+
+
+@device
+def normals4(seed, chain, step, group, stream):
+    """Four standard normals for (seed, chain) at counter (step, group, stream)."""
+    w0, w1, w2, w3 = words4(seed, chain, step, group, stream)
     z0, z1 = box_muller(w0, w1)
     z2, z3 = box_muller(w2, w3)
     return z0, z1, z2, z3
@@ -204,14 +210,7 @@ def fill_normals(out, words, seed, chain0, step, stream):
     for g in range(n // 4):
         i = 4 * g
         for c in range(chains):
-            w0, w1, w2, w3 = philox4x32_10(
-                np.uint64(step) & _MASK,
-                np.uint64(step) >> _SHIFT,
-                np.uint64(g),
-                np.uint64(stream),
-                chain0 + np.uint64(c),
-                np.uint64(seed),
-            )
+            w0, w1, w2, w3 = words4(seed, chain0 + np.uint64(c), step, g, stream)
             words[i, c] = w0
             words[i + 1, c] = w1
             words[i + 2, c] = w2

@@ -106,7 +106,7 @@ def drift(f, v, gamma, mu_plus, mu_minus):
     return phi(f, mu_plus, mu_minus)
 
 
-@jit
+@device
 def heun_step(work, L, k, gamma, mu_plus, mu_minus, h, kick):
     """One step (C3) of one chain; ``kick * work[EPS, i]`` is block ``i``'s noise increment."""
     for i in range(1, L + 1):

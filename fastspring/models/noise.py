@@ -12,12 +12,12 @@ the same noise on every model and backend.
 
 import math
 
-from .._jit import jit
-from ..rng import normal, normals4
+from .._jit import device
+from ..rng import box_muller, normal, words4
 from .friction import TRUNCATED, clip
 
 
-@jit
+@device
 def chain_noise(eps, rows, sig, bound, kind, seed, chain, step, given_row, use_given):
     """Write the noise ``eps[0:rows]`` of one chain at one step.
 
@@ -42,15 +42,16 @@ def chain_noise(eps, rows, sig, bound, kind, seed, chain, step, given_row, use_g
     use_given : bool
     """
     for g in range(0 if use_given else (rows + 3) // 4):
-        z0, z1, z2, z3 = normals4(seed, chain, step, g, 0)
+        # normals4 (seed, chain, step, g, 0), its second pair only when needed
+        w0, w1, w2, w3 = words4(seed, chain, step, g, 0)
         i = 4 * g
-        eps[i] = z0
+        eps[i], z1 = box_muller(w0, w1)
         if i + 1 < rows:
             eps[i + 1] = z1
         if i + 2 < rows:
-            eps[i + 2] = z2
-        if i + 3 < rows:
-            eps[i + 3] = z3
+            eps[i + 2], z3 = box_muller(w2, w3)
+            if i + 3 < rows:
+                eps[i + 3] = z3
     for i in range(rows):
         z = given_row[i] if use_given else eps[i]
         if kind == TRUNCATED and not use_given:
@@ -61,7 +62,7 @@ def chain_noise(eps, rows, sig, bound, kind, seed, chain, step, given_row, use_g
         eps[i] = clip(sig * z, bound)
 
 
-@jit
+@device
 def step_noise(eps, L, sync, sigma, decay, t, bound, kind, seed, chain, step, given_row,
                use_given):  # fmt: skip
     """The noise ``eps[0:L]`` of all blocks of one chain at step ``step`` (time ``t``).
