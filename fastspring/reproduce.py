@@ -9,6 +9,8 @@ laptop); the full run matches the paper's resolution more closely.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import time
 from pathlib import Path
@@ -291,15 +293,30 @@ def langevin_phase(out: Path, quick: bool) -> Panel:
     )
 
 
+@functools.lru_cache(maxsize=2)
 def _dnn_phase_data(out, quick):
-    """The Fig. 1(a) grid, trained into (or resumed from) ``out/dnn_phase.zarr``."""
+    """The Fig. 1(a) grid, trained into (or resumed from) ``out/dnn_phase.zarr``.
+
+    The full grid (540 trainings) is trained by one one-thread worker process per
+    core (:func:`dnn.phase.local_cluster`); the quick one in this process.
+    """
     import dnn
 
     values = [0.0, 0.2, 0.4, 0.6, 0.8] if quick else list(dnn.PAPER_VALUES["label_noise"])
     alphas = [0.0, 0.5, 1.0] if quick else list(dnn.PAPER_ALPHAS)
     seeds, epochs = (2, 50) if quick else (10, 100)
-    ds = dnn.phase_diagram("label_noise", values, alphas, seeds, epochs,
-                           store=out / "dnn_phase.zarr", kinds=("trace_ratio",))  # fmt: skip
+    workers = 1 if quick else os.cpu_count() or 1
+    with contextlib.ExitStack() as stack:
+        client = None
+        if workers > 1:
+            from distributed import Client
+
+            from dnn.phase import local_cluster
+
+            client = stack.enter_context(Client(stack.enter_context(local_cluster(workers))))
+        ds = dnn.phase_diagram("label_noise", values, alphas, seeds, epochs,
+                               store=out / "dnn_phase.zarr", kinds=("trace_ratio",),
+                               client=client)  # fmt: skip
     ds.attrs["epochs"] = epochs
     return ds
 
