@@ -33,7 +33,7 @@ import torch
 
 from dnn import PAPER_ALPHAS, PAPER_VALUES, build_model, evaluate, load_data, summarize
 from dnn.batched import train_stacked
-from dnn.phase import local_cluster, phase_diagram
+from dnn.phase import STACK_MAX_BATCH, local_cluster, phase_diagram
 from dnn.train import TrainConfig, train
 
 
@@ -69,6 +69,7 @@ def speedup(args):
     print(f"{'batch':>6} {'stacked s/net-epoch':>20} {'one-by-one s/net-epoch':>23} "
           f"{'speed-up':>9}")
     totals = {"stacked": 0.0, "single": 0.0, "mixed": 0.0}
+    small = {"stacked": 0.0, "single": 0.0}  # the cells phase_diagram trains stacked
     for bs in args.batch_sizes:
         config = TrainConfig(epochs=args.epochs, batch_size=bs)
         models = [build_model("mlp", data, seed=s, alpha=a) for a, s in members]
@@ -87,7 +88,13 @@ def speedup(args):
         totals["stacked"] += stacked * panel
         totals["single"] += single * panel
         totals["mixed"] += min(stacked, single) * panel
+        if bs <= STACK_MAX_BATCH:
+            small["stacked"] += stacked
+            small["single"] += single
     print(f"load average after: {_load()}")
+    if small["stacked"] > 0:
+        print(f"cells trained stacked (batch <= {STACK_MAX_BATCH}): one-by-one / stacked = "
+              f"{small['single'] / small['stacked']:.2f} (target >= 5)")
     print("extrapolated batch-size panel (60 networks x 100 epochs per batch size, one core): "
           f"one-by-one {totals['single'] / 60:.1f} min, stacked {totals['stacked'] / 60:.1f} "
           f"min, best of both per batch size {totals['mixed'] / 60:.1f} min")

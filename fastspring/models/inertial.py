@@ -118,7 +118,7 @@ import math
 import numpy as np
 
 from .._jit import device, jit, pjit, prange
-from .chain import force, settled
+from .chain import cell_params, force, settled
 from .noise import step_noise
 
 # rows of the float scratch ``work``
@@ -759,10 +759,7 @@ def inertial_chain(work, iwork, ledger, sines, unit_eig, cache, params, flags, s
     last_stick : float64 ``(L,)`` time of each block's last stick (NaN if none)
     diag : int64 ``(4,)`` out: capped intervals, unresolved searches, steps taken, converged
     """
-    k, y, mu_p, mu_m, dt, sigma, bound, decay, gamma = (
-        params[0], params[1], params[2], params[3], params[4], params[5], params[6], params[7],
-        params[8],
-    )  # fmt: skip
+    k, y, mu_p, mu_m, dt, sigma, bound, decay, gamma = cell_params(params)
     kind = flags[0]
     sync = flags[1] != 0
     L = work.shape[1] - 2

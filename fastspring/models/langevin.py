@@ -50,7 +50,7 @@ import math
 import numpy as np
 
 from .._jit import device, jit, pjit, prange
-from .chain import force, settled
+from .chain import cell_params, force, settled
 from .friction import phi
 from .noise import step_noise
 
@@ -135,10 +135,7 @@ def langevin_chain(work, params, flags, seed, chain, steps, record_every, rtol, 
     ``average_from``, ``diag (2,)`` steps taken and converged (stop when
     ``max_i |x_i(n+1) - x_i(n)| <= rtol max_i |x_i(n+1)|``, ``rtol < 0``: never).
     """
-    k, y, mu_p, mu_m, dt, sigma, bound, decay, gamma = (
-        params[0], params[1], params[2], params[3], params[4], params[5], params[6], params[7],
-        params[8],
-    )  # fmt: skip
+    k, y, mu_p, mu_m, dt, sigma, bound, decay, gamma = cell_params(params)
     kind = flags[0]
     sync = flags[1] != 0
     L = work.shape[1] - 2
