@@ -7,6 +7,7 @@ Public API::
     res.to_xarray()
 """
 
+from . import _jit  # noqa: F401, I001  (first: Numba's vector width is set before Numba loads)
 from . import catalog as _catalog  # noqa: F401  (registers the models)
 from .models import MODELS
 from .params import Chain, Noise

@@ -36,7 +36,7 @@ def _prefer_wide_vectors():
 
 _prefer_wide_vectors()
 
-from numba import njit, prange, set_parallel_chunksize  # noqa: E402
+from numba import njit, parallel_chunksize, prange  # noqa: E402
 
 jit = njit(cache=True, nogil=True, error_model="numpy")
 #: small functions called from kernels: inlined at the Numba IR level so that
@@ -44,4 +44,4 @@ jit = njit(cache=True, nogil=True, error_model="numpy")
 device = njit(cache=True, nogil=True, error_model="numpy", inline="always")
 pjit = njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 
-__all__ = ["device", "jit", "pjit", "prange", "set_parallel_chunksize"]
+__all__ = ["device", "jit", "parallel_chunksize", "pjit", "prange"]

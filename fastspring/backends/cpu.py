@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._jit import parallel_chunksize
 from ..models import inertial as _inertial
 from ..models import langevin as _langevin
 from ..models.overdamped import run_overdamped
@@ -38,14 +39,17 @@ def run_overdamped_cells(params, flags, L, settings, given=None, chain0=0):
         "steps_taken": np.zeros((cells, n), dtype=np.int64),
         "converged": np.zeros((cells, n), dtype=np.bool_),
     }
-    run_overdamped(
-        out["x"], out["x_mean"], out["trajectory"], out["steps_taken"], out["converged"],
-        np.ascontiguousarray(params, dtype=np.float64),
-        np.ascontiguousarray(flags, dtype=np.int64),
-        np.uint64(settings.seed), np.uint64(chain0), settings.steps, settings.record_every,
-        settings.rtol, settings.average_from,
-        _NO_VALUES if given is None else given, given is not None,
-    )  # fmt: skip
+    # tiles cost different amounts (noiseless cells draw nothing, stopped chains
+    # idle): the threads take them one at a time, not in equal contiguous shares
+    with parallel_chunksize(1):
+        run_overdamped(
+            out["x"], out["x_mean"], out["trajectory"], out["steps_taken"], out["converged"],
+            np.ascontiguousarray(params, dtype=np.float64),
+            np.ascontiguousarray(flags, dtype=np.int64),
+            np.uint64(settings.seed), np.uint64(chain0), settings.steps, settings.record_every,
+            settings.rtol, settings.average_from,
+            _NO_VALUES if given is None else given, given is not None,
+        )  # fmt: skip
     return out
 
 

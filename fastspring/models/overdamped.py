@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from .._jit import device, jit, pjit, prange, set_parallel_chunksize
+from .._jit import device, jit, pjit, prange
 from ..rng import fill_normals
 from .friction import TRUNCATED, clip, phi, redraw_truncated
 
@@ -153,9 +153,6 @@ def run_overdamped(
     """
     cells, chains = x_out.shape[:2]
     n_tiles = (chains + TILE - 1) // TILE
-    # tiles cost different amounts (noiseless cells draw nothing, stopped chains
-    # idle): hand them out one at a time rather than in equal contiguous shares
-    previous = set_parallel_chunksize(1)
     for job in prange(cells * n_tiles):
         j = job // n_tiles
         lo = (job % n_tiles) * TILE
@@ -166,4 +163,3 @@ def run_overdamped(
             converged[j, lo:hi], params[j], flags[j], seed, chain0 + np.uint64(lo), steps,
             record_every, rtol, average_from, g, use_given,
         )  # fmt: skip
-    set_parallel_chunksize(previous)
