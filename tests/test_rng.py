@@ -4,9 +4,13 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from fastspring import rng
+from fastspring._fma import fma
+from fastspring._jit import jit
 
 U = np.uint64
 
@@ -78,3 +82,23 @@ def test_normal_picks_component_of_group():
     z = rng.normals4(U(5), U(9), U(77), U(2), U(0))
     for j in range(4):
         assert rng.normal(U(5), U(9), U(77), 8 + j, 0) == z[j]
+
+
+@jit
+def _fma_compiled(a, b, c):
+    return fma(a, b, c)
+
+
+def test_fma_rounds_once_on_every_backend():
+    # (1 + 2^-30)(1 - 2^-30) - 1 = -2^-60 exactly; a separate multiply rounds the
+    # product to 1.0 and the sum to 0
+    a, b = 1.0 + 2.0**-30, 1.0 - 2.0**-30
+    assert a * b - 1.0 == 0.0
+    assert fma(a, b, -1.0) == _fma_compiled(a, b, -1.0) == -(2.0**-60)
+
+
+@settings(max_examples=200, deadline=None)
+@given(*(st.floats(-1e150, 1e150, allow_subnormal=False) for _ in range(3)))
+def test_fma_compiled_equals_exact_rational_rounding(a, b, c):
+    # the CUDA simulator runs the pure-Python body, Numba the LLVM intrinsic
+    assert _fma_compiled(a, b, c) == fma(a, b, c)
