@@ -150,17 +150,22 @@ def run_phase(args):
           f"{total - ds.attrs['cells_computed']} already in the store")
     print(phase_map(summary.rename(phase="cell_phase"), ["alpha", axis]))
     print(_table(summary, axis))
+    _write(ds, args, "phase_figure")
+    return 0
+
+
+def _write(ds, args, figure):
+    """Write ``ds`` to ``--out`` (NetCDF) and its figure (``dnn.plots.<figure>``) to ``--plot``."""
     if args.out:
         ds.to_netcdf(args.out, engine="h5netcdf")
         print(f"wrote {args.out}")
     if args.plot:
         from fastspring.plots import save_figure
 
-        from .plots import phase_figure
+        from . import plots
 
-        save_figure(phase_figure(ds, args.kind).figure, args.plot)
+        save_figure(getattr(plots, figure)(ds, args.kind).figure, args.plot)
         print(f"wrote {args.plot}")
-    return 0
 
 
 def _kinds(kind):
@@ -264,16 +269,7 @@ def run_curve(args):
     ds["D_test_final"] = (("kind", "layer"), ev.D_test)
     ds.attrs.update(test_accuracy=ev.test_accuracy, train_accuracy=ev.train_accuracy,
                     model=args.model, dataset=data.name)
-    if args.out:
-        ds.to_netcdf(args.out, engine="h5netcdf")
-        print(f"wrote {args.out}")
-    if args.plot:
-        from fastspring.plots import save_figure
-
-        from .plots import curve_figure
-
-        save_figure(curve_figure(ds, args.kind).figure, args.plot)
-        print(f"wrote {args.plot}")
+    _write(ds, args, "curve_figure")
     return 0
 
 
