@@ -33,7 +33,7 @@ import torch
 
 from dnn import PAPER_ALPHAS, PAPER_VALUES, build_model, evaluate, load_data, summarize
 from dnn.batched import train_stacked
-from dnn.phase import STACK_MAX_BATCH, local_cluster, phase_diagram
+from dnn.phase import STACK_MAX_BATCH, phase_diagram, worker_client
 from dnn.train import TrainConfig, train
 
 
@@ -101,24 +101,14 @@ def speedup(args):
 
 
 def panel(args):
-    from distributed import Client
-
     values = PAPER_VALUES[args.axis] if args.values is None else args.values
     print(f"load average before: {_load()}; axis {args.axis}, {len(values)} values x "
           f"{len(PAPER_ALPHAS)} alphas x {args.seeds} seeds, {args.workers} worker process(es)"
           f" x 1 thread")
     t = time.perf_counter()
-    cluster = client = None
-    if args.workers > 1:
-        cluster = local_cluster(args.workers)
-        client = Client(cluster)
-    try:
+    with worker_client(args.workers) as client:
         ds = phase_diagram(args.axis, values, PAPER_ALPHAS, args.seeds, store=args.store,
                            client=client)
-    finally:
-        if client is not None:
-            client.close()
-            cluster.close()
     wall = time.perf_counter() - t
     print(f"wall time {wall:.1f} s for {ds.attrs['cells_computed']} trainings "
           f"({wall / max(ds.attrs['cells_computed'], 1):.3f} s each); load average after: "

@@ -20,7 +20,7 @@ from fastspring.sweep_cli import parse_values, phase_map
 from .datasets import NAMES, load_data, orthogonal_data
 from .features import LOADS, evaluate
 from .models import INITS, MODELS, build_model
-from .phase import AXES, STACK_MAX_BATCH, local_cluster, phase_diagram, summarize
+from .phase import AXES, STACK_MAX_BATCH, phase_diagram, summarize, worker_client
 from .separation import KINDS
 from .train import OPTIMIZERS, TrainConfig, train
 
@@ -126,8 +126,7 @@ def run_phase(args):
     kind = int if axis == "batch_size" else float
     values = None if args.values is None else _values(args.values, "values", kind)
     alphas = _values(args.alphas, "alphas", float)
-    client, cluster = _client(args)
-    try:
+    with worker_client(args.workers, args.scheduler) as client:
         ds = phase_diagram(
             axis, values, alphas, _seeds(args.seeds), args.epochs,
             lr=args.lr, batch_size=args.batch_size, label_noise=args.label_noise,
@@ -139,11 +138,6 @@ def run_phase(args):
             threads=args.threads or 1, device=args.device, store=args.store,
             client=client, progress=not args.no_progress,
         )  # fmt: skip
-    finally:
-        if client is not None:
-            client.close()
-        if cluster is not None:
-            cluster.close()
     summary = summarize(ds, args.kind)
     total = ds.sizes[axis] * ds.sizes["alpha"] * ds.sizes["seed"]
     print(f"{total} networks: trained {ds.attrs['cells_computed']}, "
@@ -171,19 +165,6 @@ def _write(ds, args, figure):
 def _kinds(kind):
     """The recorded loads: both separation measures, plus ``kind`` if it is another."""
     return KINDS if kind in KINDS else (*KINDS, kind)
-
-
-def _client(args):
-    if args.scheduler:
-        from distributed import Client
-
-        return Client(args.scheduler), None
-    if args.workers > 1:
-        from distributed import Client
-
-        cluster = local_cluster(args.workers)
-        return Client(cluster), cluster
-    return None, None
 
 
 def _table(summary, axis):

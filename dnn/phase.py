@@ -26,6 +26,7 @@ dropout (the same ``k`` for every ``alpha``, so the slopes are compared on the s
 initial weights). Results are bitwise reproducible for a given number of torch threads.
 """
 
+import contextlib
 from dataclasses import dataclass, replace
 from functools import lru_cache, partial
 
@@ -138,6 +139,25 @@ def local_cluster(workers):
 
     with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
         return LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True)
+
+
+@contextlib.contextmanager
+def worker_client(workers=1, scheduler=None):
+    """The ``client`` for :func:`phase_diagram`, closed (with its cluster) on exit.
+
+    A :class:`distributed.Client` of the Dask scheduler at ``scheduler`` if one is given;
+    else, for ``workers > 1``, one of a :func:`local_cluster`; else ``None`` (cells are
+    trained in this process).
+    """
+    if scheduler is None and workers <= 1:
+        yield None
+        return
+    from distributed import Client
+
+    with contextlib.ExitStack() as stack:
+        if scheduler is None:
+            scheduler = stack.enter_context(local_cluster(workers))
+        yield stack.enter_context(Client(scheduler))
 
 
 @lru_cache(maxsize=4)
@@ -253,7 +273,8 @@ def phase_diagram(axis="label_noise", values=None, alphas=PAPER_ALPHAS, seeds=10
         Zarr store: resumable.
     client : distributed.Client, optional
         Run on this Dask cluster, best one of :func:`local_cluster` (or with workers
-        started without ``MALLOC_TRIM_THRESHOLD_``, which slows training 1.7x).
+        started without ``MALLOC_TRIM_THRESHOLD_``, which slows training 1.7x);
+        :func:`worker_client` makes one.
     progress : bool
         Progress bar.
 

@@ -9,7 +9,6 @@ laptop); the full run matches the paper's resolution more closely.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 from pathlib import Path
@@ -305,14 +304,7 @@ def _dnn_phase_data(out, quick, train_here=False):
     alphas = [0.0, 0.5, 1.0] if quick else list(dnn.PAPER_ALPHAS)
     seeds, epochs = (2, 50) if quick else (10, 100)
     workers = 1 if quick or train_here else os.cpu_count() or 1
-    with contextlib.ExitStack() as stack:
-        client = None
-        if workers > 1:
-            from distributed import Client
-
-            from dnn.phase import local_cluster
-
-            client = stack.enter_context(Client(stack.enter_context(local_cluster(workers))))
+    with dnn.phase.worker_client(workers) as client:
         ds = dnn.phase_diagram("label_noise", values, alphas, seeds, epochs,
                                store=out / "dnn_phase.zarr", kinds=("trace_ratio",),
                                client=client)  # fmt: skip

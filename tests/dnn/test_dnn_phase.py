@@ -119,13 +119,11 @@ def _worker_malloc_trim():
 
 
 def test_local_cluster_workers_equal_the_local_run(label_noise_grid):
-    """Cells trained on dnn.phase.local_cluster's worker processes are the same bits, and
+    """Cells trained on worker_client's local_cluster processes are the same bits, and
     the workers run without Dask's MALLOC_TRIM_THRESHOLD_ (it slows training 1.7x)."""
-    from distributed import Client
+    from dnn.phase import worker_client
 
-    from dnn.phase import local_cluster
-
-    with local_cluster(2) as cluster, Client(cluster) as client:
+    with worker_client(2) as client:
         assert set(client.run(_worker_malloc_trim).values()) == {None}
         remote = phase_diagram("label-noise", [0.0, 0.5], [0.0, 1.0], seeds=2, epochs=3,
                                client=client, **TINY)  # fmt: skip
