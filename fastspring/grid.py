@@ -66,7 +66,8 @@ def run_grid(
     store : str or os.PathLike, optional
         Directory of a Zarr store.  Each finished cell is written to it at once; a
         later call with the same store computes only the cells it lacks.  A store made
-        with another fingerprint or other axes is refused with ``ValueError``.
+        with another fingerprint or other axes is refused with ``ValueError``; a store
+        another run is writing (it holds ``<store>.lock``) with ``RuntimeError``.
     client : distributed.Client, optional
         Run the cells as tasks on this Dask cluster; the driver writes each result to
         the store as it completes.
@@ -100,28 +101,30 @@ def run_grid(
     ValueError
         Invalid axes or ``batch``; a store with another fingerprint or other axes;
         a cell whose variables differ from the first cell's.
+    RuntimeError
+        Another process is writing ``store``.
     TypeError
         A ``fingerprint``, cell result or attribute of an unsupported type.
     """
     compute = _group_function(cell_fn, batch_fn)
     axes = check_axes(axes)
     fingerprint = canonical_fingerprint(fingerprint)
-    cells = MemoryCells(axes) if store is None else ZarrCells(store, axes, fingerprint)
-    todo = [tuple(int(i) for i in index) for index in np.argwhere(~cells.done)]
-    size = _batch_size(batch, batch_fn, len(todo), client)
-    groups = [_describe(axes, todo[i : i + size]) for i in range(0, len(todo), size)]
-    results = (
-        _local_results(compute, groups)
-        if client is None
-        else _dask_results(client, compute, groups)
-    )
-    n_total = int(np.prod(cells.shape))
-    with _ProgressBar(progress, desc, n_total, n_total - len(todo), units_per_cell) as bar:
-        for group, datasets in results:
-            _check_count(datasets, group)
-            cells.write([g.index for g in group], datasets, [g.where for g in group])
-            bar.advance(len(group))
-    ds = cells.to_dataset()
+    with MemoryCells(axes) if store is None else ZarrCells(store, axes, fingerprint) as cells:
+        todo = [tuple(int(i) for i in index) for index in np.argwhere(~cells.done)]
+        size = _batch_size(batch, batch_fn, len(todo), client)
+        groups = [_describe(axes, todo[i : i + size]) for i in range(0, len(todo), size)]
+        results = (
+            _local_results(compute, groups)
+            if client is None
+            else _dask_results(client, compute, groups)
+        )
+        n_total = int(np.prod(cells.shape))
+        with _ProgressBar(progress, desc, n_total, n_total - len(todo), units_per_cell) as bar:
+            for group, datasets in results:
+                _check_count(datasets, group)
+                cells.write([g.index for g in group], datasets, [g.where for g in group])
+                bar.advance(len(group))
+        ds = cells.to_dataset()
     ds.attrs.update(fingerprint=fingerprint, cells_computed=len(todo))
     return ds
 

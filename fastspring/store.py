@@ -17,8 +17,13 @@ dies can be resumed:
 
 A process killed at any instant therefore leaves every flagged cell intact and at
 worst cells whose data are written but whose flag is unset; those are recomputed
-on resume.  The group's attributes hold the fingerprint and axis names, the axis
-values are coordinate arrays, and a resume with other ones is refused.
+on resume.  One writer at a time: while a store is open for writing its driver holds
+an exclusive lock on the file ``<store>.lock`` beside it (``flock``; the operating
+system releases it when the process ends, also after SIGKILL), and a second run on
+the same store is refused with a message naming the holder's process id.
+
+The group's attributes hold the fingerprint and axis names, the axis values are
+coordinate arrays, and a resume with other ones is refused.
 
 Layout of the store (``xarray.open_zarr`` can read it; strings are variable-length)::
 
@@ -32,6 +37,7 @@ Layout of the store (``xarray.open_zarr`` can read it; strings are variable-leng
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from dataclasses import dataclass
@@ -216,6 +222,15 @@ class _Cells:
                 self._put(name, selection, np.stack([values[i][name] for i in members]))
         self._mark_done(indices)
 
+    def close(self):
+        """Release what the cells hold (nothing here; see :class:`ZarrCells`)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
     def to_dataset(self):
         """All cells as one Dataset: grid dims first, then each variable's own dims."""
         coords = {name: (name, values) for name, values in self.axes.items()}
@@ -295,12 +310,21 @@ class ZarrCells(_Cells):
 
     def __init__(self, path, axes, fingerprint):
         self.path = os.fspath(path)
-        self._group = _open_or_create(self.path, axes, fingerprint)
+        self._lock = _StoreLock(self.path)
+        try:
+            self._group = _open_or_create(self.path, axes, fingerprint)
+        except BaseException:
+            self._lock.release()
+            raise
         self._done = self._group[DONE]
         layout = _stored_layout(self._group, len(axes))
         # opened once: looking an array up in the group re-reads its metadata from disk
         self._arrays = {} if layout is None else {n: self._group[n] for n in layout.variables}
         super().__init__(axes, np.asarray(self._done[...], dtype=bool), layout)
+
+    def close(self):
+        """Release the store's writer lock (another run may then open it)."""
+        self._lock.release()
 
     def _allocate(self, layout):
         grid_dims = list(self.axes)
@@ -333,6 +357,36 @@ class ZarrCells(_Cells):
     def _read(self, name, spec):
         values = self._arrays[name][...]
         return as_text(values) if is_text(spec.dtype) else np.asarray(values)
+
+
+class _StoreLock:
+    """An exclusive ``flock`` on ``<path>.lock``, taken without waiting.
+
+    The file stays after release (removing it would let two processes lock two
+    different files of the same name); it holds the last holder's process id.
+    """
+
+    def __init__(self, path):
+        self.path = os.path.abspath(path) + ".lock"
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(self._fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(self._fd)
+            self._fd = None
+            raise RuntimeError(
+                f"store {path!r} is being written by another run (process {holder}, lock "
+                f"{self.path!r}); wait for it to finish, or use another store"
+            ) from None
+        os.ftruncate(self._fd, 0)
+        os.pwrite(self._fd, f"{os.getpid()}\n".encode(), 0)
+
+    def release(self):
+        if self._fd is not None:
+            os.close(self._fd)  # closing the only descriptor releases the flock
+            self._fd = None
 
 
 def grid_chunks(shape, cell_bytes):
