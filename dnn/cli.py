@@ -13,6 +13,7 @@ torchvision files under ``--data-root`` and downloads only with ``--download``.
 """
 
 import argparse
+import functools
 import os
 
 from fastspring.sweep_cli import parse_values, phase_map
@@ -126,18 +127,18 @@ def run_phase(args):
     kind = int if axis == "batch_size" else float
     values = None if args.values is None else _values(args.values, "values", kind)
     alphas = _values(args.alphas, "alphas", float)
-    with worker_client(args.workers, args.scheduler) as client:
-        ds = phase_diagram(
-            axis, values, alphas, _seeds(args.seeds), args.epochs,
-            lr=args.lr, batch_size=args.batch_size, label_noise=args.label_noise,
-            dropout=args.dropout, optimizer=args.optimizer, width=args.width,
-            depth=args.depth or 8, batchnorm=not args.no_batchnorm, init=args.init,
-            dataset=args.dataset, data_root=args.data_root, download=args.download,
-            size=args.size, n_train=args.n_train or 2560, split_seed=args.split_seed,
-            kinds=_kinds(args.kind), stack_max_batch=args.stack_max_batch,
-            threads=args.threads or 1, device=args.device, store=args.store,
-            client=client, progress=not args.no_progress,
-        )  # fmt: skip
+    ds = phase_diagram(
+        axis, values, alphas, _seeds(args.seeds), args.epochs,
+        lr=args.lr, batch_size=args.batch_size, label_noise=args.label_noise,
+        dropout=args.dropout, optimizer=args.optimizer, width=args.width,
+        depth=args.depth or 8, batchnorm=not args.no_batchnorm, init=args.init,
+        dataset=args.dataset, data_root=args.data_root, download=args.download,
+        size=args.size, n_train=args.n_train or 2560, split_seed=args.split_seed,
+        kinds=_kinds(args.kind), stack_max_batch=args.stack_max_batch,
+        threads=args.threads or 1, device=args.device, store=args.store,
+        client=functools.partial(worker_client, args.workers, args.scheduler),
+        progress=not args.no_progress,
+    )  # fmt: skip
     summary = summarize(ds, args.kind)
     total = ds.sizes[axis] * ds.sizes["alpha"] * ds.sizes["seed"]
     print(f"{total} networks: trained {ds.attrs['cells_computed']}, "

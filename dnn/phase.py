@@ -271,10 +271,11 @@ def phase_diagram(axis="label_noise", values=None, alphas=PAPER_ALPHAS, seeds=10
         CPU, with stacks only for small batches.
     store : str or PathLike, optional
         Zarr store: resumable.
-    client : distributed.Client, optional
+    client : distributed.Client or callable, optional
         Run on this Dask cluster, best one of :func:`local_cluster` (or with workers
-        started without ``MALLOC_TRIM_THRESHOLD_``, which slows training 1.7x);
-        :func:`worker_client` makes one.
+        started without ``MALLOC_TRIM_THRESHOLD_``, which slows training 1.7x); or a
+        factory called only when cells are missing, such as
+        ``functools.partial(worker_client, workers)``, which starts the cluster then.
     progress : bool
         Progress bar.
 

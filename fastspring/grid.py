@@ -13,6 +13,7 @@ crash or batched differently equals a plain loop bit for bit.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -68,9 +69,12 @@ def run_grid(
         later call with the same store computes only the cells it lacks.  A store made
         with another fingerprint or other axes is refused with ``ValueError``; a store
         another run is writing (it holds ``<store>.lock``) with ``RuntimeError``.
-    client : distributed.Client, optional
+    client : distributed.Client or callable, optional
         Run the cells as tasks on this Dask cluster; the driver writes each result to
-        the store as it completes.
+        the store as it completes.  A callable is a factory called without arguments
+        only when cells are missing, returning a context manager that gives the client
+        (or ``None`` to run here), e.g. ``functools.partial(distributed.Client,
+        address)``; it is closed when the grid is done.
     progress : bool
         Show a tqdm bar: cells done, rate and ETA.
     desc : str
@@ -109,8 +113,13 @@ def run_grid(
     compute = _group_function(cell_fn, batch_fn)
     axes = check_axes(axes)
     fingerprint = canonical_fingerprint(fingerprint)
-    with MemoryCells(axes) if store is None else ZarrCells(store, axes, fingerprint) as cells:
+    with contextlib.ExitStack() as stack:
+        cells = stack.enter_context(
+            MemoryCells(axes) if store is None else ZarrCells(store, axes, fingerprint)
+        )
         todo = [tuple(int(i) for i in index) for index in np.argwhere(~cells.done)]
+        if callable(client):  # a factory: start the cluster only if there is work for it
+            client = stack.enter_context(client()) if todo else None
         size = _batch_size(batch, batch_fn, len(todo), client)
         groups = [_describe(axes, todo[i : i + size]) for i in range(0, len(todo), size)]
         results = (

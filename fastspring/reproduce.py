@@ -9,6 +9,7 @@ laptop); the full run matches the paper's resolution more closely.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from pathlib import Path
@@ -291,23 +292,22 @@ def langevin_phase(out: Path, quick: bool) -> Panel:
     )
 
 
-def _dnn_phase_data(out, quick, train_here=False):
+def _dnn_phase_data(out, quick):
     """The Fig. 1(a) grid, trained into (or resumed from) ``out/dnn_phase.zarr``.
 
-    The full grid (540 trainings) is trained by one one-thread worker process per
-    core (:func:`dnn.phase.local_cluster`); the quick one, or any left with
-    ``train_here``, in this process.
+    Missing cells of the full grid (540 trainings) are trained by one one-thread
+    worker process per core (:func:`dnn.phase.local_cluster`, started only when cells
+    are missing); those of the quick one in this process.
     """
     import dnn
 
     values = [0.0, 0.2, 0.4, 0.6, 0.8] if quick else list(dnn.PAPER_VALUES["label_noise"])
     alphas = [0.0, 0.5, 1.0] if quick else list(dnn.PAPER_ALPHAS)
     seeds, epochs = (2, 50) if quick else (10, 100)
-    workers = 1 if quick or train_here else os.cpu_count() or 1
-    with dnn.phase.worker_client(workers) as client:
-        ds = dnn.phase_diagram("label_noise", values, alphas, seeds, epochs,
-                               store=out / "dnn_phase.zarr", kinds=("trace_ratio",),
-                               client=client)  # fmt: skip
+    workers = 1 if quick else os.cpu_count() or 1
+    ds = dnn.phase_diagram("label_noise", values, alphas, seeds, epochs,
+                           store=out / "dnn_phase.zarr", kinds=("trace_ratio",),
+                           client=functools.partial(dnn.phase.worker_client, workers))  # fmt: skip
     ds.attrs["epochs"] = epochs
     return ds
 
@@ -364,7 +364,7 @@ def dnn_curves(out: Path, quick: bool) -> Panel:
     import dnn
     from dnn.plots import curve_figure
 
-    phase = _dnn_phase_data(out, quick, train_here=True)  # trained by dnn_phase already
+    phase = _dnn_phase_data(out, quick)  # trained by dnn_phase already
     summary = dnn.summarize(phase)
     c_rel = summary["c_rel"]  # NaN where the drop is too small to judge: skipped below
     picks = {

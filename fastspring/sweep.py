@@ -288,9 +288,10 @@ def sweep(
         Zarr directory.  Finished cells are written as they complete; rerunning
         the same sweep resumes it, computing only the cells the store lacks.  A
         store made with other settings is refused with ``ValueError``.
-    client : distributed.Client, optional
+    client : distributed.Client or callable, optional
         Run the batches of cells as tasks on this Dask cluster (bit for bit the
-        same result as a local run).
+        same result as a local run); or a factory of one, called only when cells
+        are missing (see :func:`fastspring.grid.run_grid`).
     average_from : int, optional
         Also average positions over the steps after ``average_from``; the metrics
         are then computed from the time-averaged load curves.

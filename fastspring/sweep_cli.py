@@ -16,6 +16,8 @@ Example::
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .params import Chain, Noise
@@ -168,12 +170,8 @@ def run_sweep(args):
     if args.scheduler:
         from distributed import Client
 
-        client = Client(args.scheduler)
-    try:
-        ds = sweep(client=client, **kwargs)
-    finally:
-        if client is not None:
-            client.close()
+        client = functools.partial(Client, args.scheduler)  # connected only if cells are missing
+    ds = sweep(client=client, **kwargs)
     total = int(np.prod([ds.sizes[name] for name in kwargs["grid"]]))
     computed = ds.attrs["cells_computed"]
     print(f"{total} cells x {ds.attrs['chains_per_cell']} chains: computed {computed}, "

@@ -1,5 +1,6 @@
 """Tests of fastspring.grid.run_grid: labels, batching, Zarr resume (also after SIGKILL), Dask."""
 
+import contextlib
 import functools
 import os
 import signal
@@ -380,3 +381,24 @@ def test_dask_sends_the_cell_function_once_not_per_task(client):
     CountedPickles.pickled = 0
     run_grid(CountedPickles(), AXES, fingerprint="f", client=client, progress=False)
     assert CountedPickles.pickled <= 2 < N_CELLS
+
+
+def test_a_client_factory_is_entered_only_when_cells_are_missing(client, tmp_path):
+    entered, closed = [], []
+
+    @contextlib.contextmanager
+    def factory():
+        entered.append(True)
+        yield client
+        closed.append(True)
+
+    store = tmp_path / "s.zarr"
+    first = run_grid(toy_cell, AXES, fingerprint=FINGERPRINT, client=factory, store=store,
+                     progress=False)  # fmt: skip
+    assert len(entered) == len(closed) == 1 and first.attrs["cells_computed"] == N_CELLS
+    again = run_grid(toy_cell, AXES, fingerprint=FINGERPRINT, client=factory, store=store,
+                     progress=False)  # fmt: skip
+    assert len(entered) == 1 and again.attrs["cells_computed"] == 0
+    local = run_grid(toy_cell, AXES, fingerprint=FINGERPRINT, progress=False)
+    xr.testing.assert_identical(without_run_attrs(again), without_run_attrs(local))
+    xr.testing.assert_identical(without_run_attrs(first), without_run_attrs(local))
