@@ -61,12 +61,9 @@ def overdamped_kernel_source(L):
 
     def kernel(x_out, mean_out, steps_taken, converged, params, flags, seed, chain0, steps,
                rtol, average_from):  # fmt: skip
-        t = cuda.grid(1)
-        chains = x_out.shape[1]
-        if t >= x_out.shape[0] * chains:
+        j, c, active = _cell_and_chain(x_out)
+        if not active:
             return
-        j = t // chains
-        c = t % chains
         chain = chain0 + np.uint64(c)
         k, y, mu_plus, mu_minus = params[j, 0], params[j, 1], params[j, 2], params[j, 3]
         eta, sigma, bound, decay = params[j, 4], params[j, 5], params[j, 6], params[j, 7]
@@ -147,6 +144,24 @@ def run_overdamped_cells(params, flags, L, settings, chain0=0):
 
 
 @cuda.jit(device=True)
+def _cell_and_chain(x_out):
+    """This thread's (cell, chain) and whether it has one.
+
+    ``x_out`` has shape (cells, chains, L); the last block of threads runs past its end.
+    """
+    t = cuda.grid(1)
+    chains = x_out.shape[1]
+    return t // chains, t % chains, t < x_out.shape[0] * chains
+
+
+@cuda.jit(device=True)
+def _copy_row(p, f, params, flags, j):
+    """Copy cell ``j``'s rows of the parameter and flag tables into local ``p``, ``f``."""
+    _copy(p, params[j])
+    _copy(f, flags[j])
+
+
+@cuda.jit(device=True)
 def _copy(dst, src):
     """Copy a 1-, 2- or 3-D array into a thread's local array of the same shape."""
     if src.ndim == 1:
@@ -185,16 +200,12 @@ def langevin_kernel_source(L):
 
     def kernel(x_out, mean_out, steps_taken, converged, params, flags, seed, chain0, steps, rtol,
                average_from):  # fmt: skip
-        t = cuda.grid(1)
-        chains = x_out.shape[1]
-        if t >= x_out.shape[0] * chains:
+        j, c, active = _cell_and_chain(x_out)
+        if not active:
             return
-        j = t // chains
-        c = t % chains
         p = cuda.local.array(n_params, float64)
         f = cuda.local.array(n_flags, int64)
-        _copy(p, params[j])
-        _copy(f, flags[j])
+        _copy_row(p, f, params, flags, j)
         work = cuda.local.array(work_shape, float64)
         x_rec = cuda.local.array(rec_shape, float64)
         v_rec = cuda.local.array(rec_shape, float64)
@@ -226,16 +237,12 @@ def inertial_kernel_source(L):
 
     def kernel(x_out, mean_out, steps_taken, converged, params, flags, sines, unit_eig, cache,
                seed, chain0, steps, rtol, average_from):  # fmt: skip
-        t = cuda.grid(1)
-        chains = x_out.shape[1]
-        if t >= x_out.shape[0] * chains:
+        j, c, active = _cell_and_chain(x_out)
+        if not active:
             return
-        j = t // chains
-        c = t % chains
         p = cuda.local.array(n_params, float64)
         f = cuda.local.array(n_flags, int64)
-        _copy(p, params[j])
-        _copy(f, flags[j])
+        _copy_row(p, f, params, flags, j)
         s = cuda.local.array(sines_shape, float64)
         e = cuda.local.array(eig_shape, float64)
         _copy(s, sines)
