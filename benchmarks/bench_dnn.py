@@ -9,8 +9,10 @@ Four measurements, each printing what it ran, the machine load and the numbers::
         untimed warm-up training.
 
     python benchmarks/bench_dnn.py speedup [--epochs 1] [--batch-sizes 5,10,...]
-        Stacked vs one-by-one training, per batch size: seconds per network-epoch of a
-        stack of alphas x seeds networks and of one network alone, their ratio, and the
+        [--stack-rows 1200]
+        Stacked vs one-by-one training, per batch size: seconds per network-epoch of the
+        alphas x seeds networks in the stacks phase_diagram forms (at most stack-rows /
+        batch size networks each) and of one network alone, their ratio, and the
         extrapolated batch-size panel (10 seeds x 6 alphas x 100 epochs) both ways.
 
     python benchmarks/bench_dnn.py panel --axis label_noise [--seeds 10] [--workers 2]
@@ -33,7 +35,7 @@ import torch
 
 from dnn import PAPER_ALPHAS, PAPER_VALUES, build_model, evaluate, load_data, summarize
 from dnn.batched import train_stacked
-from dnn.phase import STACK_MAX_BATCH, phase_diagram, worker_client
+from dnn.phase import STACK_MAX_BATCH, STACK_ROWS, phase_diagram, stack_members, worker_client
 from dnn.train import TrainConfig, train
 
 
@@ -64,18 +66,21 @@ def speedup(args):
     data = load_data()
     alphas, seeds = PAPER_ALPHAS, range(args.seeds)
     members = [(a, s) for a in alphas for s in seeds]
-    print(f"load average before: {_load()}; torch threads 1; stack of {len(members)} "
-          f"networks (6 alphas x {args.seeds} seeds); {args.epochs} epoch(s) timed")
-    print(f"{'batch':>6} {'stacked s/net-epoch':>20} {'one-by-one s/net-epoch':>23} "
-          f"{'speed-up':>9}")
+    print(f"load average before: {_load()}; torch threads 1; {len(members)} networks (6 "
+          f"alphas x {args.seeds} seeds) in stacks of <= {args.stack_rows} / batch size "
+          f"networks; {args.epochs} epoch(s) timed")
+    print(f"{'batch':>6} {'stacks':>7} {'stacked s/net-epoch':>20} "
+          f"{'one-by-one s/net-epoch':>23} {'speed-up':>9}")
     totals = {"stacked": 0.0, "single": 0.0, "mixed": 0.0}
     small = {"stacked": 0.0, "single": 0.0}  # the cells phase_diagram trains stacked
     for bs in args.batch_sizes:
         config = TrainConfig(epochs=args.epochs, batch_size=bs)
-        models = [build_model("mlp", data, seed=s, alpha=a) for a, s in members]
+        stacks = stack_members(members, bs, args.stack_rows)
         t = time.perf_counter()
-        train_stacked(models, data, [config] * len(models), [s for _, s in members])
-        stacked = (time.perf_counter() - t) / (len(models) * args.epochs)
+        for stack in stacks:  # as phase_diagram trains them
+            models = [build_model("mlp", data, seed=s, alpha=a) for a, s in stack]
+            train_stacked(models, data, [config] * len(models), [s for _, s in stack])
+        stacked = (time.perf_counter() - t) / (len(members) * args.epochs)
         single_runs = []
         for a, s in members[:: max(1, len(members) // args.singles)][: args.singles]:
             model = build_model("mlp", data, seed=s, alpha=a)
@@ -83,7 +88,8 @@ def speedup(args):
             train(model, data, config, seed=s)
             single_runs.append((time.perf_counter() - t) / args.epochs)
         single = float(np.mean(single_runs))
-        print(f"{bs:6d} {stacked:20.4f} {single:23.4f} {single / stacked:9.2f}")
+        print(f"{bs:6d} {len(stacks):7d} {stacked:20.4f} {single:23.4f} "
+              f"{single / stacked:9.2f}")
         panel = 60 * 100  # network-epochs of one batch size in the paper's panel
         totals["stacked"] += stacked * panel
         totals["single"] += single * panel
@@ -164,6 +170,8 @@ def main():
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--seeds", type=int, default=10)
     p.add_argument("--singles", type=int, default=2, help="one-by-one runs timed per batch size")
+    p.add_argument("--stack-rows", type=int, default=STACK_ROWS,
+                   help="networks x batch size per stack at most (a huge value: one stack)")
     p.add_argument("--batch-sizes", type=lambda t: [int(v) for v in t.split(",")],
                    default=list(PAPER_VALUES["batch_size"]))
     p.set_defaults(func=speedup)

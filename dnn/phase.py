@@ -7,12 +7,14 @@ of the noise axis, one slope ``alpha`` and one seed, then records its load curve
 
 The grid runs through :func:`fastspring.grid.run_grid`, so it is resumable from a Zarr
 store and can run on a Dask cluster. Cells with small batches (``batch_size <=
-stack_max_batch``) are trained together by :func:`dnn.batched.train_stacked`: all
-``alphas x seeds`` cells of one axis value form one *stack*, always the same one
-whichever cells a call asks for, so a cell's numbers never depend on how the grid was
-split, resumed or distributed. (They do depend, at the level of float round-off that
-training amplifies, on the grid's ``alphas`` and ``seeds``, which fix the stack; both
-are part of the store's fingerprint.) The other cells train one by one.
+stack_max_batch``) are trained together by :func:`dnn.batched.train_stacked`: the
+``alphas x seeds`` cells of one axis value, in grid order, are split into equal
+*stacks* of at most about ``stack_rows / batch_size`` networks (:func:`stack_members`),
+always the same ones whichever cells a call asks for, so a cell's numbers never depend
+on how the grid was split, resumed or distributed. (They may depend, at the level of
+float round-off that training amplifies, on the stack, which the grid's ``alphas``,
+``seeds`` and ``stack_rows`` fix; all are part of the store's fingerprint.) The other
+cells train one by one.
 
 The noise axes (paper values; ``PAPER_VALUES``):
 
@@ -36,6 +38,7 @@ import xarray as xr
 
 from analysis import load_curve_metrics
 from fastspring.grid import run_grid
+from fastspring.params import check_int
 
 from .batched import train_stacked
 from .datasets import load_data
@@ -60,10 +63,31 @@ LONG_NAMES = {
     "batch_size": "batch size",
     "alpha": "LeakyReLU slope alpha",
 }
-#: largest batch size trained in stacks by default: on a 2-core CPU (one core each) a stack of
-#: 60 networks beats one-by-one training 5.8x at batch 5 and 10, 4.8x at 20, 2.3x at 40,
-#: 1.8x at 80 and breaks even at 160 (benchmarks/bench_dnn.py speedup)
+#: largest batch size trained in stacks by default: on a 2-core CPU (one core each) stacks
+#: beat one-by-one training about 6x at batch 5 and 10, 5x at 20, 4x at 40 and 2x at 80
+#: (benchmarks/bench_dnn.py speedup); above that the gain is small (1.2-1.3x at 160-320)
 STACK_MAX_BATCH = 80
+#: networks x batch size in one CPU stack at most, so that a stack's activations stay near
+#: the core's 2 MB L2 cache: at batch 40 and 80 stacks of 30 and 15-20 networks train 1.5x
+#: faster per network than one stack of 60; at batch 5-20 stack size matters little
+STACK_ROWS = 1200
+
+
+def stack_members(members, batch_size, stack_rows=STACK_ROWS):
+    """Split ``members``, in order, into as few stacks as fit the row budget.
+
+    A stack holds at most ``max(1, stack_rows // batch_size)`` members; the stacks'
+    sizes differ by at most one. ``stack_rows=None`` keeps all in one stack (what a
+    GPU wants).
+
+    >>> [len(s) for s in stack_members(list(range(60)), 40)]
+    [30, 30]
+    """
+    members = list(members)
+    if stack_rows is None:
+        return [members]
+    parts = -(-len(members) // max(1, stack_rows // batch_size))
+    return [[members[i] for i in part] for part in np.array_split(range(len(members)), parts)]
 
 
 def check_axis(axis):
@@ -86,6 +110,7 @@ class PhaseSetup:
     data_options: tuple = ()
     kinds: tuple = KINDS
     stack_max_batch: int = STACK_MAX_BATCH
+    stack_rows: int = STACK_ROWS
     threads: int | None = 1
     dropout: float = 0.0
     device: str | None = None
@@ -106,12 +131,21 @@ class PhaseSetup:
         return build_model("mlp", data, seed=seed, alpha=alpha, dropout=dropout,
                            **dict(self.model_options))
 
+    def on_accelerator(self):
+        return self.device is not None and torch.device(self.device).type != "cpu"
+
     def stacked(self, config, n):
         """Whether cells with this configuration train in stacks (always on a GPU)."""
-        if self.device is not None and torch.device(self.device).type != "cpu":
+        if self.on_accelerator():
             return True
         return config.batch_size is not None and config.batch_size < n \
             and config.batch_size <= self.stack_max_batch
+
+    def stacks(self, config, n):
+        """The stacks of one axis value: lists of (alpha, seed), grid order."""
+        members = [(a, s) for a in self.alphas for s in self.seeds]
+        rows = None if self.on_accelerator() else self.stack_rows
+        return stack_members(members, config.batch_size or n, rows)
 
 
 def local_cluster(workers):
@@ -215,13 +249,15 @@ def _compute(cells, setup):
         config = setup.config(value)
         wanted = {(c["alpha"], c["seed"]) for c in cells if c[setup.axis] == value}
         if setup.stacked(config, n):
-            members = [(a, s) for a in setup.alphas for s in setup.seeds]
-            models = [setup.model(data, value, a, s) for a, s in members]
-            results = train_stacked(models, data, [config] * len(members),
-                                    [s for _, s in members], device=setup.device)
-            for key, model, result in zip(members, models, results, strict=True):
-                if key in wanted:
-                    done[(value, *key)] = _cell_dataset(model, result, data, setup.kinds)
+            for members in setup.stacks(config, n):
+                if wanted.isdisjoint(members):
+                    continue
+                models = [setup.model(data, value, a, s) for a, s in members]
+                results = train_stacked(models, data, [config] * len(members),
+                                        [s for _, s in members], device=setup.device)
+                for key, model, result in zip(members, models, results, strict=True):
+                    if key in wanted:
+                        done[(value, *key)] = _cell_dataset(model, result, data, setup.kinds)
         else:
             for a, s in sorted(wanted):
                 model = setup.model(data, value, a, s)
@@ -234,8 +270,8 @@ def phase_diagram(axis="label_noise", values=None, alphas=PAPER_ALPHAS, seeds=10
                   *, lr=1e-3, batch_size=None, label_noise=0.0, dropout=0.0, optimizer="adam",
                   width=100, depth=8, batchnorm=True, init="default", dataset="mnist5k",
                   data_root=None, download=False, size=10, n_train=2560, split_seed=0,
-                  kinds=KINDS, stack_max_batch=STACK_MAX_BATCH, threads=1, device=None,
-                  store=None, client=None, progress=True):
+                  kinds=KINDS, stack_max_batch=STACK_MAX_BATCH, stack_rows=STACK_ROWS,
+                  threads=1, device=None, store=None, client=None, progress=True):
     """Train the grid ``axis x alpha x seed`` and return its load curves and metrics.
 
     Parameters
@@ -260,6 +296,8 @@ def phase_diagram(axis="label_noise", values=None, alphas=PAPER_ALPHAS, seeds=10
         Per-layer loads recorded (:func:`dnn.features.layer_load`).
     stack_max_batch : int
         Batch sizes up to this train in stacks (module docstring).
+    stack_rows : int
+        Networks x batch size per stack at most, on the CPU (:func:`stack_members`).
     threads : int or None
         Torch threads while computing cells (restored afterwards); ``None`` leaves
         torch's setting. Default 1: these small networks gain little from threads
@@ -309,7 +347,9 @@ def phase_diagram(axis="label_noise", values=None, alphas=PAPER_ALPHAS, seeds=10
                     ("download", download), ("size", size), ("n_train", n_train),
                     ("seed", split_seed))
     setup = PhaseSetup(axis, alphas, seeds, base, model_options, data_options, kinds,
-                       int(stack_max_batch), threads, check_dropout(dropout), device)
+                       check_int("stack_max_batch", stack_max_batch, low=1),
+                       check_int("stack_rows", stack_rows, low=1), threads,
+                       check_dropout(dropout), device)
     n = len(_data(data_options).y_train)
     stacking = any(setup.stacked(setup.config(v), n) for v in values)
     fingerprint = {
@@ -320,6 +360,8 @@ def phase_diagram(axis="label_noise", values=None, alphas=PAPER_ALPHAS, seeds=10
         "stack_max_batch": setup.stack_max_batch, "alphas": list(alphas), "seeds": list(seeds),
         "torch": torch.__version__, "device": str(torch.device(device or "cpu")),
     }  # fmt: skip
+    if stacking:  # the stacks' make-up (stores of unstacked grids stay valid without it)
+        fingerprint["stack_rows"] = setup.stack_rows
     ds = run_grid(
         None, {axis: list(values), "alpha": list(alphas), "seed": list(seeds)},
         fingerprint=fingerprint, store=store, client=client, progress=progress,

@@ -3,9 +3,11 @@
 import numpy as np
 import pytest
 import xarray as xr
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dnn.cli import build_parser
-from dnn.phase import phase_diagram, summarize
+from dnn.phase import phase_diagram, stack_members, summarize
 from dnn.plots import curve_figure, phase_figure
 
 TINY = dict(width=16, depth=4, size=6, n_train=300, progress=False)
@@ -52,6 +54,34 @@ def test_resume_from_store_with_stacked_cells(tmp_path):
     xr.testing.assert_equal(first["D"], fresh["D"])
     partial = phase_diagram(**{**args, "alphas": [0.5]}, **TINY)
     xr.testing.assert_equal(partial["D"].sel(alpha=0.5), first["D"].sel(alpha=0.5))
+
+
+@given(n=st.integers(1, 200), batch=st.integers(1, 3000), rows=st.integers(1, 5000))
+def test_stack_members_splits_in_order_into_equal_stacks_within_the_row_budget(n, batch, rows):
+    members = [(i % 7, i) for i in range(n)]
+    stacks = stack_members(members, batch, rows)
+    assert [m for stack in stacks for m in stack] == members
+    sizes = [len(stack) for stack in stacks]
+    assert max(sizes) - min(sizes) <= 1
+    assert max(sizes) * batch <= rows or max(sizes) == 1
+    if len(stacks) > 1:  # no fewer stacks would fit the budget
+        assert -(-n // (len(stacks) - 1)) * batch > rows
+    assert stack_members(members, batch, None) == [members]
+
+
+def test_stack_members_on_the_paper_panel():
+    members = list(range(60))
+    sizes = {b: [len(s) for s in stack_members(members, b)] for b in (5, 20, 40, 80)}
+    assert sizes == {5: [60], 20: [60], 40: [30, 30], 80: [15, 15, 15, 15]}
+
+
+def test_cells_agree_whatever_the_stack_size():
+    """One network per stack vs all in one stack: the same training up to float round-off."""
+    args = dict(axis="batch_size", values=[20], alphas=[0.0, 0.5], seeds=2, epochs=2, **TINY)
+    one_each = phase_diagram(**args, stack_rows=20)
+    together = phase_diagram(**args, stack_rows=10**6)
+    np.testing.assert_allclose(one_each["D"], together["D"], atol=5e-3)
+    np.testing.assert_allclose(one_each["final_loss"], together["final_loss"], rtol=1e-5)
 
 
 def test_summary_and_figure(label_noise_grid):
