@@ -103,6 +103,8 @@ def test_bad_axis():
         phase_diagram("lr", [1e-3], alphas=[2.0])
     with pytest.raises(ValueError, match="dropout=1.5"):
         phase_diagram("dropout", [1.5])
+    with pytest.raises(ValueError, match=r"stack_rows must be an integer in \[1, inf\], got 0"):
+        phase_diagram("batch_size", [5], stack_rows=0)
 
 
 def test_cli_phase_and_curve(tmp_path, capsys):
