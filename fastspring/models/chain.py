@@ -5,6 +5,8 @@ block ``i`` and columns 0 and ``L + 1`` for the fixed ends ``x_0 = 0`` and
 ``x_{L+1} = y``.
 """
 
+import math
+
 from .._jit import device, jit
 
 
@@ -34,3 +36,32 @@ def settled(work, row, old, L, rtol):
         change = max(change, abs(work[row, i] - work[old, i]))
         size = max(size, abs(work[row, i]))
     return change <= rtol * size
+
+
+@device
+def keep_positions(work, row, old, L, rtol):
+    """Copy ``work[row]`` into ``work[old]`` before a step, if the stop rule is on."""
+    if rtol >= 0.0:
+        for i in range(1, L + 1):
+            work[old, i] = work[row, i]
+
+
+@device
+def after_step(work, row, old, L, mean_out, n, average_from, rtol):
+    """Bookkeeping after step ``n``; returns whether the chain has settled.
+
+    Adds the positions to ``mean_out`` from step ``average_from`` on; settled is
+    :func:`settled` (never for ``rtol < 0``).
+    """
+    if n >= average_from:
+        for i in range(L):
+            mean_out[i] += work[row, i + 1]
+    return rtol >= 0.0 and settled(work, row, old, L, rtol)
+
+
+@device
+def finish_mean(mean_out, taken, average_from):
+    """Divide the summed positions by the steps summed, ``taken - average_from`` (NaN if none)."""
+    averaged = taken - average_from
+    for i in range(mean_out.shape[0]):
+        mean_out[i] = mean_out[i] / averaged if averaged > 0 else math.nan

@@ -118,7 +118,7 @@ import math
 import numpy as np
 
 from .._jit import device, jit, pjit, prange
-from .chain import cell_params, force, settled
+from .chain import after_step, cell_params, finish_mean, force, keep_positions
 from .noise import step_noise
 
 # rows of the float scratch ``work``
@@ -784,15 +784,10 @@ def inertial_chain(work, iwork, ledger, sines, unit_eig, cache, params, flags, s
     for n in range(steps):
         step_noise(work[EPS, 1:], L, sync, sigma, decay, n * dt, bound, kind, seed, chain,
                    np.uint64(n), given[n] if use_given else given[0], use_given)  # fmt: skip
-        if rtol >= 0.0:
-            for i in range(1, L + 1):
-                work[XOLD, i] = work[X, i]
+        keep_positions(work, X, XOLD, L, rtol)
         interval(work, iwork, sines, unit_eig, cache, L, k, gamma, mu_p, mu_m, dt, n * dt,
                  counts, last_stick, ledger, diag)  # fmt: skip
-        if n >= average_from:
-            for i in range(L):
-                mean_out[i] += work[X, i + 1]
-        stop = rtol >= 0.0 and settled(work, X, XOLD, L, rtol)
+        stop = after_step(work, X, XOLD, L, mean_out, n, average_from, rtol)
         if stop:
             taken = n + 1
             diag[3] = 1
@@ -805,9 +800,7 @@ def inertial_chain(work, iwork, ledger, sines, unit_eig, cache, params, flags, s
         if stop:
             break
     diag[2] = taken
-    averaged = taken - average_from
-    for i in range(L):
-        mean_out[i] = mean_out[i] / averaged if averaged > 0 else math.nan
+    finish_mean(mean_out, taken, average_from)
 
 
 @pjit

@@ -50,7 +50,7 @@ import math
 import numpy as np
 
 from .._jit import device, jit, pjit, prange
-from .chain import cell_params, force, settled
+from .chain import after_step, cell_params, finish_mean, force, keep_positions
 from .friction import phi
 from .noise import step_noise
 
@@ -156,14 +156,9 @@ def langevin_chain(work, params, flags, seed, chain, steps, record_every, rtol, 
     for n in range(steps):
         step_noise(work[EPS, 1:], L, sync, sigma, decay, n * dt, bound, kind, seed, chain,
                    np.uint64(n), given[n] if use_given else given[0], use_given)  # fmt: skip
-        if rtol >= 0.0:
-            for i in range(1, L + 1):
-                work[XOLD, i] = work[X, i]
+        keep_positions(work, X, XOLD, L, rtol)
         heun_step(work, L, k, gamma, mu_p, mu_m, dt, kick)
-        if n >= average_from:
-            for i in range(L):
-                mean_out[i] += work[X, i + 1]
-        stop = rtol >= 0.0 and settled(work, X, XOLD, L, rtol)
+        stop = after_step(work, X, XOLD, L, mean_out, n, average_from, rtol)
         if stop:
             diag[0] = n + 1
             diag[1] = 1
@@ -177,9 +172,7 @@ def langevin_chain(work, params, flags, seed, chain, steps, record_every, rtol, 
             next_rec = last
         if stop:
             break
-    averaged = diag[0] - average_from
-    for i in range(L):
-        mean_out[i] = mean_out[i] / averaged if averaged > 0 else math.nan
+    finish_mean(mean_out, diag[0], average_from)
 
 
 @pjit
