@@ -106,7 +106,8 @@ def run_grid(
         Invalid axes or ``batch``; a store with another fingerprint or other axes;
         a cell whose variables differ from the first cell's.
     RuntimeError
-        Another process is writing ``store``.
+        Another process is writing ``store`` (:class:`fastspring.store.StoreBusyError`);
+        a finished store is read even then.
     TypeError
         A ``fingerprint``, cell result or attribute of an unsupported type.
     """

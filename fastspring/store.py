@@ -20,7 +20,8 @@ worst cells whose data are written but whose flag is unset; those are recomputed
 on resume.  One writer at a time: while a store is open for writing its driver holds
 an exclusive lock on the file ``<store>.lock`` beside it (``flock``; the operating
 system releases it when the process ends, also after SIGKILL), and a second run on
-the same store is refused with a message naming the holder's process id.
+the same store is refused with a message naming the holder's process id (unless the
+store is finished: then nothing will be written and it is read without the lock).
 
 The group's attributes hold the fingerprint and axis names, the axis values are
 coordinate arrays, and a resume with other ones is refused.
@@ -37,7 +38,6 @@ Layout of the store (``xarray.open_zarr`` can read it; strings are variable-leng
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 from dataclasses import dataclass
@@ -45,6 +45,11 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 import zarr
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; stores go unlocked there
+    fcntl = None
 
 FORMAT = "fastspring.grid/1"
 DONE = "_cell_done"
@@ -310,11 +315,16 @@ class ZarrCells(_Cells):
 
     def __init__(self, path, axes, fingerprint):
         self.path = os.fspath(path)
-        self._lock = _StoreLock(self.path)
+        try:
+            self._lock = _StoreLock(self.path)
+        except StoreBusyError:
+            if not _finished(self.path):
+                raise
+            self._lock = None  # a finished store is only read: readers need no lock
         try:
             self._group = _open_or_create(self.path, axes, fingerprint)
         except BaseException:
-            self._lock.release()
+            self.close()
             raise
         self._done = self._group[DONE]
         layout = _stored_layout(self._group, len(axes))
@@ -324,7 +334,8 @@ class ZarrCells(_Cells):
 
     def close(self):
         """Release the store's writer lock (another run may then open it)."""
-        self._lock.release()
+        if self._lock is not None:
+            self._lock.release()
 
     def _allocate(self, layout):
         grid_dims = list(self.axes)
@@ -359,8 +370,21 @@ class ZarrCells(_Cells):
         return as_text(values) if is_text(spec.dtype) else np.asarray(values)
 
 
+class StoreBusyError(RuntimeError):
+    """Another run is writing the store."""
+
+
+def _finished(path):
+    """Whether ``path`` holds a grid store with every cell done."""
+    try:
+        group = zarr.open_group(path, mode="r")
+        return DONE in group and bool(np.all(group[DONE][...]))
+    except (OSError, ValueError, KeyError):
+        return False
+
+
 class _StoreLock:
-    """An exclusive ``flock`` on ``<path>.lock``, taken without waiting.
+    """An exclusive ``flock`` on ``<path>.lock``, taken without waiting (POSIX only).
 
     The file stays after release (removing it would let two processes lock two
     different files of the same name); it holds the last holder's process id.
@@ -369,6 +393,9 @@ class _StoreLock:
     def __init__(self, path):
         self.path = os.path.abspath(path) + ".lock"
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        self._fd = None
+        if fcntl is None:
+            return
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -376,7 +403,7 @@ class _StoreLock:
             holder = os.pread(self._fd, 32, 0).decode(errors="replace").strip() or "unknown"
             os.close(self._fd)
             self._fd = None
-            raise RuntimeError(
+            raise StoreBusyError(
                 f"store {path!r} is being written by another run (process {holder}, lock "
                 f"{self.path!r}); wait for it to finish, or use another store"
             ) from None

@@ -16,7 +16,7 @@ import xarray as xr
 import zarr
 
 from fastspring.grid import run_grid
-from fastspring.store import DONE
+from fastspring.store import DONE, _StoreLock
 
 AXES = {"sigma": [0.0, 0.1, 0.25, 0.5], "mu": [0.0, 0.3, 0.6]}
 FINGERPRINT = {"model": "toy", "steps": 100, "dt": 0.01}
@@ -243,6 +243,18 @@ def test_a_store_being_written_is_refused_and_released_afterwards(tmp_path):
     # the lock went with the first run (after SIGKILL too: test_resume_after_sigkill)
     again = run_grid(toy_cell, AXES, fingerprint=FINGERPRINT, store=store, progress=False)
     assert again.attrs["cells_computed"] == 0
+
+
+def test_a_finished_store_is_read_while_another_run_holds_it(tmp_path):
+    store = tmp_path / "scan.zarr"
+    first = run_grid(toy_cell, AXES, fingerprint=FINGERPRINT, store=store, progress=False)
+    holder = _StoreLock(str(store))  # as another process reading it would
+    try:
+        again = run_grid(toy_cell, AXES, fingerprint=FINGERPRINT, store=store, progress=False)
+    finally:
+        holder.release()
+    assert again.attrs["cells_computed"] == 0
+    xr.testing.assert_identical(without_run_attrs(again), without_run_attrs(first))
 
 
 def test_store_with_other_fingerprint_is_refused(tmp_path):
