@@ -132,6 +132,7 @@ class PhaseSetup:
                            **dict(self.model_options))
 
     def on_accelerator(self):
+        """Whether cells train on a GPU (or another non-CPU torch device)."""
         return self.device is not None and torch.device(self.device).type != "cpu"
 
     def stacked(self, config, n):

@@ -67,8 +67,9 @@ def run_grid(
     store : str or os.PathLike, optional
         Directory of a Zarr store.  Each finished cell is written to it at once; a
         later call with the same store computes only the cells it lacks.  A store made
-        with another fingerprint or other axes is refused with ``ValueError``; a store
-        another run is writing (it holds ``<store>.lock``) with ``RuntimeError``.
+        with another fingerprint or other axes is refused with ``ValueError``; an
+        unfinished store another run is writing (it holds ``<store>.lock``) with
+        ``RuntimeError``.
     client : distributed.Client or callable, optional
         Run the cells as tasks on this Dask cluster; the driver writes each result to
         the store as it completes.  A callable is a factory called without arguments
