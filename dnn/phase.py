@@ -29,6 +29,7 @@ initial weights). Results are bitwise reproducible for a given number of torch t
 """
 
 import contextlib
+import os
 from dataclasses import dataclass, replace
 from functools import lru_cache, partial
 
@@ -71,6 +72,7 @@ STACK_MAX_BATCH = 80
 #: the core's 2 MB L2 cache: at batch 40 and 80 stacks of 30 and 15-20 networks train 1.5x
 #: faster per network than one stack of 60; at batch 5-20 stack size matters little
 STACK_ROWS = 1200
+_MALLOC_TRIM = "MALLOC_TRIM_THRESHOLD_"
 
 
 def stack_members(members, batch_size, stack_rows=STACK_ROWS):
@@ -157,7 +159,10 @@ def local_cluster(workers):
     once, so every training step maps its activations afresh and page-faults on them,
     and a full-batch training of the reference MLP runs about 1.7x slower than in a plain
     process. These workers start without that variable; Dask's other settings (one
-    OpenMP/MKL/OpenBLAS thread per worker) stay.
+    OpenMP/MKL/OpenBLAS thread per worker) stay. The nanny also writes its pre-spawn
+    variables into this process's environment, where any later worker would inherit
+    them, so after an ordinary Dask cluster this process holds the variable too: it is
+    left out of the environment while these workers spawn, and put back afterwards.
 
     Parameters
     ----------
@@ -172,8 +177,13 @@ def local_cluster(workers):
     import dask
     from distributed import LocalCluster
 
-    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
-        return LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True)
+    inherited = os.environ.pop(_MALLOC_TRIM, None)
+    try:
+        with dask.config.set({f"distributed.nanny.pre-spawn-environ.{_MALLOC_TRIM}": None}):
+            return LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True)
+    finally:
+        if inherited is not None:
+            os.environ[_MALLOC_TRIM] = inherited
 
 
 @contextlib.contextmanager

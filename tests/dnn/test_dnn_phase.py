@@ -150,13 +150,16 @@ def _worker_malloc_trim():
     return os.environ.get("MALLOC_TRIM_THRESHOLD_")
 
 
-def test_local_cluster_workers_equal_the_local_run(label_noise_grid):
+def test_local_cluster_workers_equal_the_local_run(label_noise_grid, monkeypatch):
     """Cells trained on worker_client's local_cluster processes are the same bits, and
-    the workers run without Dask's MALLOC_TRIM_THRESHOLD_ (it slows training 1.7x)."""
+    the workers run without Dask's MALLOC_TRIM_THRESHOLD_ (it slows training 1.7x), also
+    when this process holds it (an ordinary Dask cluster started earlier writes it here)."""
     from dnn.phase import worker_client
 
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
     with worker_client(2) as client:
         assert set(client.run(_worker_malloc_trim).values()) == {None}
+        assert _worker_malloc_trim() == "65536"  # this process's own setting is kept
         remote = phase_diagram("label-noise", [0.0, 0.5], [0.0, 1.0], seeds=2, epochs=3,
                                client=client, **TINY)  # fmt: skip
     xr.testing.assert_equal(remote["D"], label_noise_grid["D"])
