@@ -16,9 +16,11 @@ Four measurements, each printing what it ran, the machine load and the numbers::
         extrapolated batch-size panel (10 seeds x 6 alphas x 100 epochs) both ways.
 
     python benchmarks/bench_dnn.py panel --axis label_noise [--seeds 10] [--workers 2]
-        [--store PATH]
-        Wall time of a phase-diagram panel (paper values, 100 epochs, full batch unless
-        the axis is the batch size), then the qualitative table below.
+        [--store PATH] [--device cuda] [--threads N]
+        Wall time of a phase-diagram panel (paper values and epochs, full batch unless
+        the axis is the batch size), then the qualitative table below. With ``--device
+        cuda`` every axis value trains as one stack on the GPU in this process (the
+        cells' evaluation, the noise draws and ``--threads`` torch threads stay on the CPU).
 
     python benchmarks/bench_dnn.py table --store PATH
         The paper's qualitative finding on a finished panel: per cell the seed-mean
@@ -108,13 +110,14 @@ def speedup(args):
 
 def panel(args):
     values = PAPER_VALUES[args.axis] if args.values is None else args.values
+    where = (f"device {args.device}, {args.threads} torch thread(s)" if args.device else
+             f"{args.workers} worker process(es) x {args.threads} thread(s)")
     print(f"load average before: {_load()}; axis {args.axis}, {len(values)} values x "
-          f"{len(PAPER_ALPHAS)} alphas x {args.seeds} seeds, {args.workers} worker process(es)"
-          f" x 1 thread")
+          f"{len(PAPER_ALPHAS)} alphas x {args.seeds} seeds; {where}")
     t = time.perf_counter()
-    with worker_client(args.workers) as client:
+    with worker_client(1 if args.device else args.workers) as client:
         ds = phase_diagram(args.axis, values, PAPER_ALPHAS, args.seeds, store=args.store,
-                           client=client)
+                           client=client, device=args.device, threads=args.threads)
     wall = time.perf_counter() - t
     print(f"wall time {wall:.1f} s for {ds.attrs['cells_computed']} trainings "
           f"({wall / max(ds.attrs['cells_computed'], 1):.3f} s each); load average after: "
@@ -181,6 +184,8 @@ def main():
     p.add_argument("--seeds", type=int, default=10)
     p.add_argument("--workers", type=int, default=os.cpu_count())
     p.add_argument("--store")
+    p.add_argument("--device", help="torch device to train on, e.g. cuda (default: the CPU)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per process")
     p.set_defaults(func=panel)
     p = sub.add_parser("table")
     p.add_argument("--store", required=True)

@@ -9,17 +9,22 @@ The diagram: 21 noise levels sigma in [0, 0.5] x 16 frictions mu_minus in [0, 0.
   thread); run for ``--numpy-steps`` steps and scaled (its cost per step is constant);
 * ours: :func:`fastspring.sweep` on the whole diagram (all Numba threads, or
   ``--backend cuda``), wall time of the call (compilation excluded), and a one-thread
-  run on two rows of the diagram (42 cells) for the thread scaling.
+  run on two rows of the diagram (42 cells) for the thread scaling;
+* with ``--backend cuda`` also the kernel alone: one launch over every (cell, chain) of
+  the diagram, its outputs copied back, without the per-chain metrics that
+  :func:`fastspring.sweep` computes on the host afterwards.
 
 Every timing is the best of ``--repeat`` (3) calls.
 
-Run: ``python benchmarks/bench_sweep.py [--chains N] [--steps N] [--backend cuda]``.
+Run: ``python benchmarks/bench_sweep.py [--chains N] [--steps N] [--backend cuda]``
+(on a GPU, give ``--chains 10000`` or more so that the launch fills the chip).
 The machine may be shared: the load average is printed beside the numbers.
 """
 
 import fastspring  # noqa: F401, I001  (first: it sets Numba's vector-width preference)
 
 import argparse
+import dataclasses
 import os
 import platform
 import time
@@ -28,6 +33,8 @@ import numba
 import numpy as np
 
 from fastspring import Chain, Noise, sweep
+from fastspring.backends.cpu import overdamped_cell
+from fastspring.simulation import make_settings
 
 CHAIN = Chain(L=7, k=1.0, y=1.0, mu_plus=0.1, mu_minus=0.1)
 DT = 0.01
@@ -62,6 +69,18 @@ def ours(sigmas, mu_minus, chains, steps, backend):
     return sweep(CHAIN, Noise(), grid={"sigma": sigmas, "mu_minus": mu_minus},
                  chains_per_cell=chains, steps=steps, dt=DT, backend=backend,
                  progress=False)  # fmt: skip
+
+
+def cuda_kernel(sigmas, mu_minus, chains, steps):
+    """One CUDA launch over the whole diagram (outputs copied back to the host)."""
+    from fastspring.backends.cuda import run_overdamped_cells
+
+    cells = [overdamped_cell(dataclasses.replace(CHAIN, mu_minus=m), Noise(s), DT)
+             for s in sigmas for m in mu_minus]  # fmt: skip
+    params, flags = (np.array(t) for t in zip(*cells, strict=True))
+    settings = make_settings(CHAIN, dt=DT, steps=steps, chains=chains, seed=0,
+                             record_every=steps, rtol=None)  # fmt: skip
+    return run_overdamped_cells(params, flags, CHAIN.L, settings)
 
 
 def timed(fn, *args, repeat=1):
@@ -114,14 +133,19 @@ def main():
     wall = timed(ours, sigmas, mu_minus, n, steps, args.backend, repeat=args.repeat)
     label = f"fastspring sweep, {threads} threads" if args.backend == "cpu" else "fastspring, cuda"
     rows[label] = work / wall
+    if args.backend == "cuda":
+        cuda_kernel(sigmas[:2], mu_minus[:1], 4, 10)  # compiled outside the timing
+        kernel = timed(cuda_kernel, sigmas, mu_minus, n, steps, repeat=args.repeat)
+        rows["fastspring cuda kernel alone (one launch)"] = work / kernel
     for name, rate in rows.items():
         print(f"  {name:<52s} {rate:10.3g} block-steps/s")
     print(
         f"whole diagram: fastspring {wall:.1f} s; numpy {numpy_time:.0f} s (scaled from "
         f"{args.numpy_steps} steps); chains/s {cells * n / wall:.3g}"
     )
-    ratio = rows[label] / rows["numpy, vectorised over cells and chains (1 thread)"]
-    print(f"ratio {label} / numpy = {ratio:.1f}  (target >= 18 on 2 CPU threads)")
+    numpy_rate = rows["numpy, vectorised over cells and chains (1 thread)"]
+    print(f"ratio {label} / numpy = {rows[label] / numpy_rate:.1f}  (target >= 18 on 2 CPU "
+          "threads)")
     if args.backend == "cpu":
         scaling = rows[label] / rows["fastspring sweep, 1 thread"]
         print(f"thread scaling {threads} / 1 = {scaling:.2f}")

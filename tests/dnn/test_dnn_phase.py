@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 import xarray as xr
 from hypothesis import given
 from hypothesis import strategies as st
@@ -82,6 +83,15 @@ def test_cells_agree_whatever_the_stack_size():
     together = phase_diagram(**args, stack_rows=10**6)
     np.testing.assert_allclose(one_each["D"], together["D"], atol=5e-3)
     np.testing.assert_allclose(one_each["final_loss"], together["final_loss"], rtol=1e-5)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_gpu_cells_agree_with_cpu_cells(label_noise_grid):
+    """On a GPU every axis value trains as one stack; on the CPU these cells train one by one."""
+    gpu = phase_diagram("label-noise", [0.0, 0.5], [0.0, 1.0], seeds=2, epochs=3, device="cuda",
+                        **TINY)
+    np.testing.assert_allclose(gpu["D"], label_noise_grid["D"], atol=5e-3)
+    np.testing.assert_allclose(gpu["final_loss"], label_noise_grid["final_loss"], rtol=1e-3)
 
 
 def test_summary_and_figure(label_noise_grid):
