@@ -29,7 +29,7 @@ run() {  # run NAME LIMIT COMMAND...: COMMAND's output to OUTDIR/NAME.log, then 
     shift 2
     timeout "$limit" "$@" >"$out/$name.log" 2>&1
     echo "== $name: rc $? after $(($(date +%s) - t0)) s (limit $limit s)"
-    grep -v -E '^\s*$|it/s\]|s/it\]' "$out/$name.log" | tail -n "${TAIL:-12}"
+    grep -v -E '^\s*$' "$out/$name.log" | tail -n 12
 }
 
 {
@@ -38,8 +38,8 @@ run() {  # run NAME LIMIT COMMAND...: COMMAND's output to OUTDIR/NAME.log, then 
     python3 -c "import platform, numba, numpy, torch, xarray; from numba import cuda; \
 print(platform.python_version(), 'numba', numba.__version__, 'numpy', numpy.__version__, \
 'torch', torch.__version__, 'xarray', xarray.__version__); \
-print('numba.cuda device:', cuda.get_current_device().name.decode() \
-if isinstance(cuda.get_current_device().name, bytes) else cuda.get_current_device().name); \
+name = cuda.get_current_device().name; \
+print('numba.cuda device:', name.decode() if isinstance(name, bytes) else name); \
 print('torch device:', torch.cuda.get_device_name(0))"
     lscpu | grep -E 'Model name|^CPU\(s\)'
 } >"$out/machine.log" 2>&1
