@@ -19,10 +19,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+import xarray as xr
 from tqdm.auto import tqdm
 
 from fastspring.params import check_int, check_real
-from fastspring.store import DONE, MemoryCells, ZarrCells, as_text, is_text, jsonable
+from fastspring.store import CELL_DIM, DONE, MemoryCells, ZarrCells, as_text, is_text, jsonable
 
 #: without a client, a batch function is called about this many times per run, so that
 #: the store and the progress bar advance in steps of roughly 1/8 of the grid
@@ -86,8 +87,10 @@ def run_grid(
         (locally) or 4 tasks per worker thread (with a client).
     batch_fn : callable, optional
         Vectorised alternative to ``cell_fn``: ``batch_fn([kwargs, ...])`` computes
-        several cells at once and returns the list of their Datasets, in order.  Each
-        cell's values must not depend on which other cells share its batch.
+        several cells at once and returns the list of their Datasets, in order, or one
+        Dataset whose leading dim ``"cell"`` (:data:`fastspring.store.CELL_DIM`) runs
+        over them (cheaper for many small cells: no Dataset per cell).  Each cell's
+        values must not depend on which other cells share its batch.
     units_per_cell : (str, float), optional
         A unit of work and its amount per cell, e.g. ``("chain", 64)``: the progress
         bar then counts and rates that unit (chains/s) and shows cells as a postfix.
@@ -236,7 +239,13 @@ def _batch_size(batch, batch_fn, n_todo, client):
 
 
 def _check_count(datasets, group):
-    if not isinstance(datasets, list | tuple) or len(datasets) != len(group):
+    if isinstance(datasets, xr.Dataset):
+        if datasets.sizes.get(CELL_DIM) != len(group):
+            raise ValueError(
+                f"batch_fn returned one Dataset: it needs a leading dim {CELL_DIM!r} of size "
+                f"{len(group)}, got dims {dict(datasets.sizes)}"
+            )
+    elif not isinstance(datasets, list | tuple) or len(datasets) != len(group):
         got = len(datasets) if isinstance(datasets, list | tuple) else type(datasets).__name__
         raise ValueError(f"batch_fn must return a list of {len(group)} Datasets, got {got}")
 

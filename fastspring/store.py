@@ -1,9 +1,10 @@
 """Where the cells of a grid go while it runs: in memory, or a resumable Zarr store.
 
-A grid (see :func:`fastspring.grid.run_grid`) fills one cell at a time.  Every cell
-is an :class:`xarray.Dataset` without grid dimensions; :class:`CellLayout` records
-what the first one held (variables, their dims, shapes and dtypes, grid-invariant
-coordinates, attributes) and checks every later cell against it.
+A grid (see :func:`fastspring.grid.run_grid`) fills a batch of cells at a time.  Every
+cell is an :class:`xarray.Dataset` without grid dimensions (or a batch comes as one
+Dataset whose leading dim :data:`CELL_DIM` runs over its cells); :class:`CellLayout`
+records what the first cell held (variables, their dims, shapes and dtypes,
+grid-invariant coordinates, attributes) and checks every later cell against it.
 
 :class:`ZarrCells` persists the cells in a Zarr (format 3) group so that a run that
 dies can be resumed:
@@ -53,6 +54,8 @@ except ImportError:  # Windows: no flock; stores go unlocked there
 
 FORMAT = "fastspring.grid/1"
 DONE = "_cell_done"
+#: the leading dim of a batch of cells returned as one Dataset
+CELL_DIM = "cell"
 _TEXT_KINDS = "UOT"
 _DATA_KINDS = "biufc" + _TEXT_KINDS
 #: the largest chunk worth aiming for: fewer files, yet cheap to rewrite for one cell
@@ -120,7 +123,7 @@ class CellLayout:
     @classmethod
     def from_cell(cls, cell, axis_names, where):
         """The layout of ``cell`` (computed at ``where``, a description used in errors)."""
-        cell = _without_axis_coords(cell, axis_names, where)
+        cell = _without_axis_coords(cell, axis_names, f"the cell at {where}")
         if not cell.data_vars:
             raise ValueError(f"the cell at {where} returned a Dataset without data variables")
         clash = sorted((set(axis_names) | {DONE}) & (set(cell.dims) | set(cell.variables)))
@@ -140,37 +143,47 @@ class CellLayout:
         }
         return cls(variables, coords, jsonable(dict(cell.attrs), "cell attrs"))
 
-    def extract(self, cell, axis_names, where):
-        """Check ``cell`` against the layout and return its variables as NumPy arrays."""
+    def extract(self, cell, axis_names, where, cells=None):
+        """Check ``cell`` against the layout and return its variables as NumPy arrays.
+
+        With ``cells`` (an int), ``cell`` is a batch of that many cells along a
+        leading dim :data:`CELL_DIM`, and the arrays have that leading axis.
+        ``where`` describes the cell(s) in errors ("the cell at ...").
+        """
+        lead_dims, lead_shape = ((), ()) if cells is None else ((CELL_DIM,), (cells,))
         cell = _without_axis_coords(cell, axis_names, where)
         if set(cell.data_vars) != set(self.variables):
             raise ValueError(
-                f"the cell at {where} returned variables {list(cell.data_vars)}, "
+                f"{where} returned variables {list(cell.data_vars)}, "
                 f"the grid holds {list(self.variables)}"
             )
         for name, coord in self.coords.items():
-            if name not in cell.coords or not np.array_equal(
-                _normalised(cell.coords[name].values), coord.values
+            if (
+                name not in cell.coords
+                or cell.coords[name].dims != coord.dims
+                or not np.array_equal(_normalised(cell.coords[name].values), coord.values)
             ):
-                raise ValueError(
-                    f"coordinate {name!r} of the cell at {where} differs from the other cells'"
-                )
-        return {name: self._values(name, cell[name], where) for name in self.variables}
+                raise ValueError(f"coordinate {name!r} of {where} differs from the other cells'")
+        return {
+            name: self._values(name, cell[name], where, lead_dims, lead_shape)
+            for name in self.variables
+        }
 
-    def _values(self, name, var, where):
+    def _values(self, name, var, where, lead_dims, lead_shape):
         spec = self.variables[name]
-        if var.dims != spec.dims or var.shape != spec.shape:
+        dims, shape = lead_dims + spec.dims, lead_shape + spec.shape
+        if var.dims != dims or var.shape != shape:
             raise ValueError(
-                f"variable {name!r} of the cell at {where} has dims {var.dims} and shape "
-                f"{var.shape}; the grid holds dims {spec.dims}, shape {spec.shape}"
+                f"variable {name!r} of {where} has dims {var.dims} and shape "
+                f"{var.shape}; the grid holds dims {dims}, shape {shape}"
             )
         if is_text(spec.dtype):
             if not is_text(var.dtype):
-                raise TypeError(f"variable {name!r} of the cell at {where} is not text")
+                raise TypeError(f"variable {name!r} of {where} is not text")
             return np.asarray(var.values, dtype=object)
         if var.dtype != spec.dtype:
             raise TypeError(
-                f"variable {name!r} of the cell at {where} has dtype {var.dtype}; "
+                f"variable {name!r} of {where} has dtype {var.dtype}; "
                 f"the grid holds {spec.dtype}"
             )
         return np.asarray(var.values)
@@ -179,7 +192,7 @@ class CellLayout:
 def _without_axis_coords(cell, axis_names, where):
     if not isinstance(cell, xr.Dataset):
         raise TypeError(
-            f"the cell at {where} returned {type(cell).__name__}, not an xarray.Dataset"
+            f"{where} returned {type(cell).__name__}, not an xarray.Dataset"
         )
     return cell.drop_vars([name for name in axis_names if name in cell.coords])
 
@@ -213,18 +226,30 @@ class _Cells:
         return tuple(len(values) for values in self.axes.values())
 
     def write(self, indices, cells, descriptions):
-        """Write ``cells`` at the grid ``indices`` (tuples), then mark them done."""
+        """Write ``cells`` at the grid ``indices`` (tuples), then mark them done.
+
+        ``cells`` is a list of Datasets, one per index, or one Dataset whose
+        leading dim :data:`CELL_DIM` runs over them; ``descriptions`` name the
+        cells in errors.
+        """
         axis_names = list(self.axes)
+        batched = isinstance(cells, xr.Dataset)
         if self.layout is None:
-            self.layout = CellLayout.from_cell(cells[0], axis_names, descriptions[0])
+            first = cells.isel({CELL_DIM: 0}) if batched else cells[0]
+            self.layout = CellLayout.from_cell(first, axis_names, descriptions[0])
             self._allocate(self.layout)
-        values = [
-            self.layout.extract(cell, axis_names, where)
-            for cell, where in zip(cells, descriptions, strict=True)
-        ]
+        if batched:
+            where = f"the cells from {descriptions[0]} to {descriptions[-1]}"
+            values = self.layout.extract(cells, axis_names, where, cells=len(indices))
+        else:
+            each = [
+                self.layout.extract(cell, axis_names, f"the cell at {where}")
+                for cell, where in zip(cells, descriptions, strict=True)
+            ]
+            values = {name: np.stack([v[name] for v in each]) for name in self.layout.variables}
         for selection, members in _runs(indices):
-            for name in self.layout.variables:
-                self._put(name, selection, np.stack([values[i][name] for i in members]))
+            for name, array in values.items():
+                self._put(name, selection, array[members.start : members.stop])
         self._mark_done(indices)
 
     def close(self):

@@ -40,6 +40,7 @@ from .grid import canonical_fingerprint, check_axes, run_grid
 from .models import get_model
 from .params import Chain, Noise, check_int, check_real
 from .simulation import check_model_inputs, make_settings
+from .store import CELL_DIM
 
 #: grid axes that change the chain, the noise, or the integration
 CHAIN_FIELDS = tuple(f.name for f in dataclasses.fields(Chain))
@@ -417,10 +418,12 @@ def _check_bool(name, value):
 
 
 def run_cells(plan, points):
-    """Compute the cells at ``points`` (a list of ``{axis: value}``); one Dataset each.
+    """Compute the cells at ``points`` (a list of ``{axis: value}``) as one Dataset.
 
-    Cells sharing ``(L, steps, seed)`` run in one kernel call; the order of
-    ``points`` and the company a cell keeps do not change its values.
+    Its leading dim ``cell`` runs over ``points`` (the batch form of
+    :func:`fastspring.grid.run_grid`).  Cells sharing ``(L, steps, seed)`` run in one
+    kernel call; the order of ``points`` and the company a cell keeps do not change
+    its values.
     """
     cells = [plan.cell(values) for values in points]
     driver = DRIVERS[plan.model]
@@ -433,20 +436,21 @@ def run_cells(plan, points):
     groups = {}
     for i, cell in enumerate(cells):
         groups.setdefault(cell.kernel_key, []).append(i)
-    datasets = [None] * len(cells)
+    parts, order = [], []
     for members in groups.values():
         group = [cells[i] for i in members]
         rows, flags = zip(
             *(driver.table(c.chain, c.noise, c.dt, c.params) for c in group), strict=True
         )
         out = run(np.array(rows), np.array(flags), group[0].chain.L, plan.settings(group[0]))
-        for i, ds in zip(members, _datasets(plan, group, out), strict=True):
-            datasets[i] = ds
-    return datasets
+        parts.append(_batch_dataset(plan, group, out))
+        order += members
+    ds = parts[0] if len(parts) == 1 else xr.concat(parts, dim=CELL_DIM)
+    return ds if order == sorted(order) else ds.isel({CELL_DIM: np.argsort(order)})
 
 
-def _datasets(plan, cells, out):
-    """One Dataset per cell from a kernel call's outputs (metrics vectorised over cells)."""
+def _batch_dataset(plan, cells, out):
+    """A kernel call's outputs as one Dataset with a leading dim ``cell`` (vectorised)."""
     y = np.array([c.chain.y for c in cells])[:, None]
     series = {"x": out["x"], "load": load_curve(out["x"], y)}
     if plan.averaged:
@@ -454,41 +458,34 @@ def _datasets(plan, cells, out):
         series["load_mean"] = load_curve(out["x_mean"], y)
     measured = series["load_mean" if plan.averaged else "load"]
     per_chain = load_curve_metrics(measured, tol=plan.tol)
-    c_sem = _sem(per_chain["c"])
     cell_load = measured.mean(axis=1)
     drop_sem = np.nan_to_num(_sem(per_chain["drop"]))  # one chain: no error bar
     per_cell = load_curve_metrics(cell_load, tol=plan.tol, atol=3.0 * drop_sem)
-    n = plan.chains
     pad = plan.max_L - cells[0].chain.L
     coords = {"layer": np.arange(plan.max_L + 1)}
+    data = {}
     if plan.keep_chains:
-        coords.update(chain=np.arange(n), block=np.arange(1, plan.max_L + 1))
-    attrs = plan.attrs()
-    datasets = []
-    for j in range(len(cells)):
-        data = {}
-        if plan.keep_chains:
-            for name, values in series.items():
-                dims = ("chain", "block" if name.startswith("x") else "layer")
-                data[name] = (dims, _pad(values[j], pad), _SERIES_ATTRS[name])
-            if plan.rtol is not None:
-                data["steps_taken"] = ("chain", out["steps_taken"][j])
-                data["converged"] = ("chain", out["converged"][j])
-            for name in ("v", "c", "c_rel", "phase"):
-                data[name] = ("chain", per_chain[name][j], _METRIC_ATTRS[name])
+        coords.update(chain=np.arange(plan.chains), block=np.arange(1, plan.max_L + 1))
+        for name, values in series.items():
+            dims = (CELL_DIM, "chain", "block" if name.startswith("x") else "layer")
+            data[name] = (dims, _pad(values, pad), _SERIES_ATTRS[name])
         if plan.rtol is not None:
-            data["converged_fraction"] = ((), out["converged"][j].mean())
-        data.update(
-            v_mean=((), per_chain["v"][j].mean(), {"long_name": "mean non-uniformity"}),
-            c_mean=((), per_chain["c"][j].mean(), {"long_name": "mean curvature"}),
-            c_sem=((), c_sem[j], {"long_name": "standard error of c_mean"}),
-            c_rel_mean=((), _mean_finite(per_chain["c_rel"][j]), _METRIC_ATTRS["c_rel_mean"]),
-            cell_load=("layer", _pad(cell_load[j], pad), {"long_name": "mean load curve"}),
-            cell_c_rel=((), per_cell["c_rel"][j], _METRIC_ATTRS["cell_c_rel"]),
-            cell_phase=((), per_cell["phase"][j], {"long_name": "phase of the mean load curve"}),
-        )
-        datasets.append(xr.Dataset(data, coords=coords, attrs=attrs))
-    return datasets
+            data["steps_taken"] = ((CELL_DIM, "chain"), out["steps_taken"])
+            data["converged"] = ((CELL_DIM, "chain"), out["converged"])
+        for name in ("v", "c", "c_rel", "phase"):
+            data[name] = ((CELL_DIM, "chain"), per_chain[name], _METRIC_ATTRS[name])
+    if plan.rtol is not None:
+        data["converged_fraction"] = (CELL_DIM, out["converged"].mean(axis=1))
+    data.update(
+        v_mean=(CELL_DIM, per_chain["v"].mean(axis=1), {"long_name": "mean non-uniformity"}),
+        c_mean=(CELL_DIM, per_chain["c"].mean(axis=1), {"long_name": "mean curvature"}),
+        c_sem=(CELL_DIM, _sem(per_chain["c"]), {"long_name": "standard error of c_mean"}),
+        c_rel_mean=(CELL_DIM, _mean_finite(per_chain["c_rel"]), _METRIC_ATTRS["c_rel_mean"]),
+        cell_load=((CELL_DIM, "layer"), _pad(cell_load, pad), {"long_name": "mean load curve"}),
+        cell_c_rel=(CELL_DIM, per_cell["c_rel"], _METRIC_ATTRS["cell_c_rel"]),
+        cell_phase=(CELL_DIM, per_cell["phase"], {"long_name": "phase of the mean load curve"}),
+    )
+    return xr.Dataset(data, coords=coords, attrs=plan.attrs())
 
 
 _SERIES_ATTRS = {
@@ -523,5 +520,8 @@ def _sem(values):
 
 
 def _mean_finite(values):
-    finite = values[np.isfinite(values)]
-    return finite.mean() if finite.size else np.nan
+    """Mean over axis 1 of the finite values (NaN where a row has none)."""
+    finite = np.isfinite(values)
+    count = finite.sum(axis=1)
+    total = np.where(finite, values, 0.0).sum(axis=1)
+    return np.divide(total, count, out=np.full(count.shape, np.nan), where=count > 0)

@@ -49,6 +49,12 @@ def toy_batch(kwargs_list):
     return [toy_cell(**kwargs) for kwargs in kwargs_list]
 
 
+def toy_batch_stacked(kwargs_list):
+    """The batch as one Dataset with a leading ``cell`` dim (the vectorised form)."""
+    cells = [toy_cell(**kwargs).drop_vars("sigma") for kwargs in kwargs_list]
+    return xr.concat(cells, dim="cell", data_vars="all")
+
+
 def direct_loop():
     """The grid built by hand: what run_grid must return."""
     rows = [
@@ -97,15 +103,16 @@ def test_cells_receive_python_scalars_in_c_order(tmp_path):
     assert calls(counter) == expected
 
 
+@pytest.mark.parametrize("batch_fn", [toy_batch, toy_batch_stacked])
 @pytest.mark.parametrize("batch", [None, 1, 5, 100])
-def test_batch_fn_equals_cell_fn(batch, tmp_path):
+def test_batch_fn_equals_cell_fn(batch_fn, batch, tmp_path):
     one_by_one = run_grid(toy_cell, AXES, fingerprint="f", progress=False)
     for store in (None, tmp_path / "s.zarr"):
         batched = run_grid(
             None,
             AXES,
             fingerprint="f",
-            batch_fn=toy_batch,
+            batch_fn=batch_fn,
             batch=batch,
             store=store,
             progress=False,
@@ -307,6 +314,12 @@ def ragged_cell(sigma, mu):
     return xr.Dataset({"x": ("layer", np.zeros(2 if sigma > 0.2 else 3))})
 
 
+def renamed_after_first(kwargs_list):
+    """A stacked batch whose cells rename a dim, except in the first batch."""
+    ds = toy_batch_stacked(kwargs_list)
+    return ds if kwargs_list[0]["sigma"] == 0.0 else ds.rename(layer="depth")
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
@@ -324,6 +337,16 @@ def ragged_cell(sigma, mu):
             {"cell_fn": None, "batch_fn": lambda kws: [], "batch": 3},
             ValueError,
             "of 3 Datasets, got 0",
+        ),
+        (
+            {"cell_fn": None, "batch_fn": lambda kws: toy_batch_stacked(kws[:2]), "batch": 3},
+            ValueError,
+            "leading dim 'cell' of size 3",
+        ),
+        (
+            {"cell_fn": None, "batch_fn": renamed_after_first, "batch": 3},
+            ValueError,
+            "coordinate 'layer' of the cells from sigma=0.1, mu=0.0 to sigma=0.1, mu=0.6",
         ),
     ],
 )
