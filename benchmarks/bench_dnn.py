@@ -49,8 +49,10 @@ def cell(args):
     torch.set_num_threads(args.threads)
     data = load_data()
     config = TrainConfig(label_noise=args.label_noise)
-    print(f"load average before: {_load()}; torch threads {args.threads}; label noise "
-          f"{args.label_noise}, alpha 0.2, {config.epochs} epochs, full batch")
+    print(
+        f"load average before: {_load()}; torch threads {args.threads}; label noise "
+        f"{args.label_noise}, alpha 0.2, {config.epochs} epochs, full batch"
+    )
     train(build_model("mlp", data, seed=0, alpha=0.2), data, config, seed=0)  # warm-up
     for seed in range(1, args.repeats + 1):
         model = build_model("mlp", data, seed=seed, alpha=0.2)
@@ -58,8 +60,10 @@ def cell(args):
         train(model, data, config, seed=seed)
         trained = time.perf_counter()
         evaluate(model, data, test_curves=True)
-        print(f"seed {seed}: training {trained - t:.3f} s, evaluation "
-              f"{time.perf_counter() - trained:.3f} s")
+        print(
+            f"seed {seed}: training {trained - t:.3f} s, evaluation "
+            f"{time.perf_counter() - trained:.3f} s"
+        )
     print(f"load average after: {_load()}")
 
 
@@ -68,11 +72,15 @@ def speedup(args):
     data = load_data()
     alphas, seeds = PAPER_ALPHAS, range(args.seeds)
     members = [(a, s) for a in alphas for s in seeds]
-    print(f"load average before: {_load()}; torch threads 1; {len(members)} networks (6 "
-          f"alphas x {args.seeds} seeds) in stacks of <= {args.stack_rows} / batch size "
-          f"networks; {args.epochs} epoch(s) timed")
-    print(f"{'batch':>6} {'stacks':>7} {'stacked s/net-epoch':>20} "
-          f"{'one-by-one s/net-epoch':>23} {'speed-up':>9}")
+    print(
+        f"load average before: {_load()}; torch threads 1; {len(members)} networks (6 "
+        f"alphas x {args.seeds} seeds) in stacks of <= {args.stack_rows} / batch size "
+        f"networks; {args.epochs} epoch(s) timed"
+    )
+    print(
+        f"{'batch':>6} {'stacks':>7} {'stacked s/net-epoch':>20} "
+        f"{'one-by-one s/net-epoch':>23} {'speed-up':>9}"
+    )
     totals = {"stacked": 0.0, "single": 0.0, "mixed": 0.0}
     small = {"stacked": 0.0, "single": 0.0}  # the cells phase_diagram trains stacked
     for bs in args.batch_sizes:
@@ -90,8 +98,7 @@ def speedup(args):
             train(model, data, config, seed=s)
             single_runs.append((time.perf_counter() - t) / args.epochs)
         single = float(np.mean(single_runs))
-        print(f"{bs:6d} {len(stacks):7d} {stacked:20.4f} {single:23.4f} "
-              f"{single / stacked:9.2f}")
+        print(f"{bs:6d} {len(stacks):7d} {stacked:20.4f} {single:23.4f} {single / stacked:9.2f}")
         panel = 60 * 100  # network-epochs of one batch size in the paper's panel
         totals["stacked"] += stacked * panel
         totals["single"] += single * panel
@@ -101,27 +108,46 @@ def speedup(args):
             small["single"] += single
     print(f"load average after: {_load()}")
     if small["stacked"] > 0:
-        print(f"cells trained stacked (batch <= {STACK_MAX_BATCH}): one-by-one / stacked = "
-              f"{small['single'] / small['stacked']:.2f} (target >= 5)")
-    print("extrapolated batch-size panel (60 networks x 100 epochs per batch size, one core): "
-          f"one-by-one {totals['single'] / 60:.1f} min, stacked {totals['stacked'] / 60:.1f} "
-          f"min, best of both per batch size {totals['mixed'] / 60:.1f} min")
+        print(
+            f"cells trained stacked (batch <= {STACK_MAX_BATCH}): one-by-one / stacked = "
+            f"{small['single'] / small['stacked']:.2f} (target >= 5)"
+        )
+    print(
+        "extrapolated batch-size panel (60 networks x 100 epochs per batch size, one core): "
+        f"one-by-one {totals['single'] / 60:.1f} min, stacked {totals['stacked'] / 60:.1f} "
+        f"min, best of both per batch size {totals['mixed'] / 60:.1f} min"
+    )
 
 
 def panel(args):
     values = PAPER_VALUES[args.axis] if args.values is None else args.values
-    where = (f"device {args.device}, {args.threads} torch thread(s)" if args.device else
-             f"{args.workers} worker process(es) x {args.threads} thread(s)")
-    print(f"load average before: {_load()}; axis {args.axis}, {len(values)} values x "
-          f"{len(PAPER_ALPHAS)} alphas x {args.seeds} seeds; {where}")
+    where = (
+        f"device {args.device}, {args.threads} torch thread(s)"
+        if args.device
+        else f"{args.workers} worker process(es) x {args.threads} thread(s)"
+    )
+    print(
+        f"load average before: {_load()}; axis {args.axis}, {len(values)} values x "
+        f"{len(PAPER_ALPHAS)} alphas x {args.seeds} seeds; {where}"
+    )
     t = time.perf_counter()
     with worker_client(1 if args.device else args.workers) as client:
-        ds = phase_diagram(args.axis, values, PAPER_ALPHAS, args.seeds, store=args.store,
-                           client=client, device=args.device, threads=args.threads)
+        ds = phase_diagram(
+            args.axis,
+            values,
+            PAPER_ALPHAS,
+            args.seeds,
+            store=args.store,
+            client=client,
+            device=args.device,
+            threads=args.threads,
+        )
     wall = time.perf_counter() - t
-    print(f"wall time {wall:.1f} s for {ds.attrs['cells_computed']} trainings "
-          f"({wall / max(ds.attrs['cells_computed'], 1):.3f} s each); load average after: "
-          f"{_load()}")
+    print(
+        f"wall time {wall:.1f} s for {ds.attrs['cells_computed']} trainings "
+        f"({wall / max(ds.attrs['cells_computed'], 1):.3f} s each); load average after: "
+        f"{_load()}"
+    )
     _table(ds)
 
 
@@ -133,21 +159,33 @@ def _table(ds):
         print(f"{'alpha':>6} " + " ".join(f"{v:>16.4g}" for v in s[axis].values))
         for a in s["alpha"].values:
             row = s.sel(alpha=a)
-            print(f"{a:6.2f} " + " ".join(
-                f"{c:6.2f} {p[:4]:>4} {acc:.3f}"
-                for c, p, acc in zip(row["c_rel"].values, row["phase"].values,
-                                     row["test_accuracy"].values, strict=True)))
+            print(
+                f"{a:6.2f} "
+                + " ".join(
+                    f"{c:6.2f} {p[:4]:>4} {acc:.3f}"
+                    for c, p, acc in zip(
+                        row["c_rel"].values,
+                        row["phase"].values,
+                        row["test_accuracy"].values,
+                        strict=True,
+                    )
+                )
+            )
         relu = s.sel(alpha=0.0).isel({axis: 0})
-        print(f"ReLU, {axis}={float(s[axis][0]):g}: c_rel {float(relu['c_rel']):.3f} "
-              f"({relu['phase'].values})")
+        print(
+            f"ReLU, {axis}={float(s[axis][0]):g}: c_rel {float(relu['c_rel']):.3f} "
+            f"({relu['phase'].values})"
+        )
         flat = s.stack(cell=(axis, "alpha"))
         finite = np.isfinite(flat["c_rel"].values)
         order = np.argsort(np.abs(flat["c_rel"].values[finite]))
         acc = flat["test_accuracy"].values[finite]
         k = max(1, len(order) // 5)
         linear, rest = acc[order[:k]].mean(), acc[order[k:]].mean()
-        print(f"most linear fifth of the cells (|c_rel| smallest, {k} cells): mean test "
-              f"accuracy {linear:.4f}; the other cells {rest:.4f}; best cell {acc.max():.4f}")
+        print(
+            f"most linear fifth of the cells (|c_rel| smallest, {k} cells): mean test "
+            f"accuracy {linear:.4f}; the other cells {rest:.4f}; best cell {acc.max():.4f}"
+        )
         rho = np.corrcoef(np.abs(flat["c_rel"].values[finite]), acc)[0, 1]
         print(f"correlation of |c_rel| with test accuracy over cells: {rho:.3f}")
 
@@ -156,8 +194,7 @@ def table(args):
     import xarray as xr
 
     ds = xr.open_zarr(args.store, consolidated=False)
-    ds.attrs["axis"] = next(d for d in ds["D"].dims if d not in ("alpha", "seed", "kind",
-                                                                 "layer"))
+    ds.attrs["axis"] = next(d for d in ds["D"].dims if d not in ("alpha", "seed", "kind", "layer"))
     _table(ds.load())
 
 
@@ -173,10 +210,17 @@ def main():
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--seeds", type=int, default=10)
     p.add_argument("--singles", type=int, default=2, help="one-by-one runs timed per batch size")
-    p.add_argument("--stack-rows", type=int, default=STACK_ROWS,
-                   help="networks x batch size per stack at most (a huge value: one stack)")
-    p.add_argument("--batch-sizes", type=lambda t: [int(v) for v in t.split(",")],
-                   default=list(PAPER_VALUES["batch_size"]))
+    p.add_argument(
+        "--stack-rows",
+        type=int,
+        default=STACK_ROWS,
+        help="networks x batch size per stack at most (a huge value: one stack)",
+    )
+    p.add_argument(
+        "--batch-sizes",
+        type=lambda t: [int(v) for v in t.split(",")],
+        default=list(PAPER_VALUES["batch_size"]),
+    )
     p.set_defaults(func=speedup)
     p = sub.add_parser("panel")
     p.add_argument("--axis", default="label_noise")

@@ -108,13 +108,17 @@ def main():
     ours(256, 10)  # compile (or load from cache) outside the timing
     generator_alone(256, 1)
     threads = numba.config.NUMBA_NUM_THREADS
-    print(f"machine: {platform.processor() or platform.machine()}, {threads} threads; "
-          f"numba {numba.__version__}, numpy {np.__version__}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {threads} threads; "
+        f"numba {numba.__version__}, numpy {np.__version__}"
+    )
     print(f"work: L = {CHAIN.L}, {n} chains x {s} steps (python loop: 4 chains x 500 steps)")
-    rows = {"python loop (notebook)": rate(notebook_loop, 4, 500, repeat=1),
-            "python loop on a list (not the notebooks)": rate(list_loop, 4, 500, repeat=1),
-            "numpy, vectorised over chains": rate(numpy_loop, n, s // 4),
-            "numpy draws only (SFC64), ceiling": rate(numpy_draws, n, s // 4)}
+    rows = {
+        "python loop (notebook)": rate(notebook_loop, 4, 500, repeat=1),
+        "python loop on a list (not the notebooks)": rate(list_loop, 4, 500, repeat=1),
+        "numpy, vectorised over chains": rate(numpy_loop, n, s // 4),
+        "numpy draws only (SFC64), ceiling": rate(numpy_draws, n, s // 4),
+    }
     numba.set_num_threads(1)
     rows["fastspring, 1 thread"] = rate(ours, n, s)
     rows["fastspring generator alone, 1 thread"] = rate(generator_alone, n, s) * 8 / 7
@@ -126,17 +130,27 @@ def main():
     print("ratios:")
     numpy_rate = rows["numpy, vectorised over chains"]
     print(f"  1 thread / numpy vectorised      = {one / numpy_rate:8.1f}  (target >= 10)")
-    print(f"  1 thread / python loop           = {one / rows['python loop (notebook)']:8.0f}"
-          "  (target >= 1000)")
-    print(f"  1 thread / python loop on a list = "
-          f"{one / rows['python loop on a list (not the notebooks)']:8.0f}")
-    print(f"  whole step / generator alone     = "
-          f"{one / rows['fastspring generator alone, 1 thread']:8.2f}  (target >= 0.60)")
-    print(f"  {threads} threads / 1 thread           = "
-          f"{rows[f'fastspring, {threads} threads'] / one:8.2f}  (target >= 1.8 on 2 threads)")
+    print(
+        f"  1 thread / python loop           = {one / rows['python loop (notebook)']:8.0f}"
+        "  (target >= 1000)"
+    )
+    print(
+        f"  1 thread / python loop on a list = "
+        f"{one / rows['python loop on a list (not the notebooks)']:8.0f}"
+    )
+    print(
+        f"  whole step / generator alone     = "
+        f"{one / rows['fastspring generator alone, 1 thread']:8.2f}  (target >= 0.60)"
+    )
+    print(
+        f"  {threads} threads / 1 thread           = "
+        f"{rows[f'fastspring, {threads} threads'] / one:8.2f}  (target >= 1.8 on 2 threads)"
+    )
     gen = rows["fastspring generator alone, 1 thread"]
-    print(f"  generator alone / numpy draws    = "
-          f"{gen / rows['numpy draws only (SFC64), ceiling']:8.2f}")
+    print(
+        f"  generator alone / numpy draws    = "
+        f"{gen / rows['numpy draws only (SFC64), ceiling']:8.2f}"
+    )
 
 
 if __name__ == "__main__":

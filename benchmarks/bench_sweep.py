@@ -143,8 +143,9 @@ def main():
         f"{args.numpy_steps} steps); chains/s {cells * n / wall:.3g}"
     )
     numpy_rate = rows["numpy, vectorised over cells and chains (1 thread)"]
-    print(f"ratio {label} / numpy = {rows[label] / numpy_rate:.1f}  (target >= 18 on 2 CPU "
-          "threads)")
+    print(
+        f"ratio {label} / numpy = {rows[label] / numpy_rate:.1f}  (target >= 18 on 2 CPU threads)"
+    )
     if args.backend == "cpu":
         scaling = rows[label] / rows["fastspring sweep, 1 thread"]
         print(f"thread scaling {threads} / 1 = {scaling:.2f}")

@@ -82,18 +82,25 @@ class StackedMLP:
         states = [m.state_dict() for m in self.mlps]
         layout = [(k, tuple(v.shape)) for k, v in states[0].items()]
         if not all(isinstance(m, MLP) for m in self.mlps) or any(
-                [(k, tuple(v.shape)) for k, v in st.items()] != layout for st in states):
-            raise ValueError("StackedMLP needs MLPs of one architecture (same sizes, "
-                             "BatchNorm and bias settings)")
+            [(k, tuple(v.shape)) for k, v in st.items()] != layout for st in states
+        ):
+            raise ValueError(
+                "StackedMLP needs MLPs of one architecture (same sizes, "
+                "BatchNorm and bias settings)"
+            )
         first = self.mlps[0]
         self.device = torch.device(device or "cpu")
         names = [name for name, _ in first.named_parameters()]
-        self.params = {k: torch.stack([st[k] for st in states]).to(self.device).requires_grad_()
-                       for k in names}
+        self.params = {
+            k: torch.stack([st[k] for st in states]).to(self.device).requires_grad_()
+            for k in names
+        }
         for p in self.params.values():
             p.grad = torch.zeros_like(p)
-        self.buffers = {k: torch.stack([st[k] for st in states]).to(self.device)
-                        for k, _ in first.named_buffers()}
+        self.buffers = {
+            k: torch.stack([st[k] for st in states]).to(self.device)
+            for k, _ in first.named_buffers()
+        }
         self.batchnorm = isinstance(first.input_norm, torch.nn.BatchNorm1d)
         if self.batchnorm:
             self.eps, self.momentum = first.input_norm.eps, first.input_norm.momentum
@@ -123,8 +130,9 @@ class StackedMLP:
         out = torch.addcmul(self.params[f"{prefix}.bias"].unsqueeze(1), zhat, gamma)
         m = self.momentum
         self.buffers[f"{prefix}.running_mean"].mul_(1 - m).add_(mean.squeeze(1), alpha=m)
-        self.buffers[f"{prefix}.running_var"].mul_(1 - m).add_(var.squeeze(1),
-                                                               alpha=m * n / (n - 1))
+        self.buffers[f"{prefix}.running_var"].mul_(1 - m).add_(
+            var.squeeze(1), alpha=m * n / (n - 1)
+        )
         return out, (zhat, inv.mul_(gamma))
 
     def _norm_backward(self, dout, cache, prefix, need_input=True):
@@ -172,10 +180,14 @@ class StackedMLP:
         """
         if not any(self.dropout):
             return None
-        return torch.stack([
-            torch.ones(n, d) if p == 0 else
-            torch.empty(n, d).bernoulli_(1.0 - p, generator=g).div_(1.0 - p)
-            for p, g in zip(self.dropout, self.generators, strict=True)]).to(self.device)
+        return torch.stack(
+            [
+                torch.ones(n, d)
+                if p == 0
+                else torch.empty(n, d).bernoulli_(1.0 - p, generator=g).div_(1.0 - p)
+                for p, g in zip(self.dropout, self.generators, strict=True)
+            ]
+        ).to(self.device)
 
     @torch.no_grad()
     def loss_and_grads(self, x, y):
@@ -230,8 +242,9 @@ class StackedMLP:
                     p.copy_(self.params[name][b])
                 for name, buf in self.mlps[b].named_buffers():
                     value = self.buffers[name][b]
-                    buf.copy_(value + self.steps if name.endswith("num_batches_tracked")
-                              else value)
+                    buf.copy_(
+                        value + self.steps if name.endswith("num_batches_tracked") else value
+                    )
 
 
 def _stack_batch(data, on_device, idx, configs, x_std, generators):
@@ -243,11 +256,15 @@ def _stack_batch(data, on_device, idx, configs, x_std, generators):
     if all(c.label_noise == 0 for c in configs):
         idx = idx.to(on_device[0].device)
         return on_device[0][idx], on_device[1][idx]
-    pairs = [corrupt(data.x_train[i], data.y_train[i], c.label_noise, x_std, data.n_classes, g)
-             for i, c, g in zip(idx, configs, generators, strict=True)]
+    pairs = [
+        corrupt(data.x_train[i], data.y_train[i], c.label_noise, x_std, data.n_classes, g)
+        for i, c, g in zip(idx, configs, generators, strict=True)
+    ]
     device = on_device[0].device
-    return (torch.stack([p[0] for p in pairs]).to(device),
-            torch.stack([p[1] for p in pairs]).to(device))
+    return (
+        torch.stack([p[0] for p in pairs]).to(device),
+        torch.stack([p[1] for p in pairs]).to(device),
+    )
 
 
 def _check_shared(configs):
@@ -255,8 +272,10 @@ def _check_shared(configs):
     for c in configs[1:]:
         for field in ("epochs", "lr", "optimizer", "batch_size", "loss_tol"):
             if getattr(c, field) != getattr(base, field):
-                raise ValueError(f"stacked networks must share {field}: "
-                                 f"{getattr(base, field)!r} != {getattr(c, field)!r}")
+                raise ValueError(
+                    f"stacked networks must share {field}: "
+                    f"{getattr(base, field)!r} != {getattr(c, field)!r}"
+                )
 
 
 def train_stacked(mlps, data, configs, seeds, *, device=None):
@@ -282,8 +301,10 @@ def train_stacked(mlps, data, configs, seeds, *, device=None):
     """
     configs, seeds = list(configs), [int(s) for s in seeds]
     if not len(mlps) == len(configs) == len(seeds) > 0:
-        raise ValueError(f"need as many configs ({len(configs)}) and seeds ({len(seeds)}) "
-                         f"as networks ({len(mlps)}), at least one")
+        raise ValueError(
+            f"need as many configs ({len(configs)}) and seeds ({len(seeds)}) "
+            f"as networks ({len(mlps)}), at least one"
+        )
     _check_shared(configs)
     config = configs[0]
     check_batches(data, config)
@@ -297,12 +318,19 @@ def train_stacked(mlps, data, configs, seeds, *, device=None):
     running = np.ones(len(mlps), dtype=bool)
     for _ in range(config.epochs):
         orders = [epoch_order(n, batch_size, g) for g in stack.generators]
-        orders = (torch.arange(n).expand(len(mlps), -1) if orders[0] is None
-                  else torch.stack(orders))
+        orders = (
+            torch.arange(n).expand(len(mlps), -1) if orders[0] is None else torch.stack(orders)
+        )
         total = torch.zeros(len(mlps), device=stack.device)
         for start in range(0, n, batch_size):
-            xb, yb = _stack_batch(data, on_device, orders[:, start:start + batch_size], configs,
-                                  x_std, stack.generators)
+            xb, yb = _stack_batch(
+                data,
+                on_device,
+                orders[:, start : start + batch_size],
+                configs,
+                x_std,
+                stack.generators,
+            )
             per_net = stack.loss_and_grads(xb, yb)
             opt.step()
             total += per_net.detach() * yb.shape[1]

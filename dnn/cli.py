@@ -34,11 +34,15 @@ def add_commands(subparsers):
 
 def _add_data_options(p):
     data = p.add_argument_group("data")
-    data.add_argument("--dataset", default="mnist5k",
-                      help=f"{' | '.join(NAMES)} (default mnist5k, shipped)")
+    data.add_argument(
+        "--dataset", default="mnist5k", help=f"{' | '.join(NAMES)} (default mnist5k, shipped)"
+    )
     data.add_argument("--data-root", help="torchvision root holding MNIST/, CIFAR10/ ...")
-    data.add_argument("--download", action="store_true",
-                      help="let torchvision download a missing data set into --data-root")
+    data.add_argument(
+        "--download",
+        action="store_true",
+        help="let torchvision download a missing data set into --data-root",
+    )
     data.add_argument("--size", type=int, default=10, help="images resized to SIZE x SIZE")
     data.add_argument("--n-train", type=int, help="training samples (default 2560)")
     data.add_argument("--split-seed", type=int, default=0, help="seed of the train/test split")
@@ -54,21 +58,30 @@ def _add_train_options(p, exclude=()):
     }
     for name, (kind, default, text) in options.items():
         if name not in exclude:
-            train_.add_argument(f"--{name.replace('_', '-')}", type=kind, default=default,
-                                help=f"{text} (default {default})")
+            train_.add_argument(
+                f"--{name.replace('_', '-')}",
+                type=kind,
+                default=default,
+                help=f"{text} (default {default})",
+            )
     train_.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
     train_.add_argument("--epochs", type=int, help="epochs (default 100; 200 for the lr axis)")
-    train_.add_argument("--threads", type=int,
-                        help="torch threads per training (dnn-phase default 1 per worker; "
-                        "dnn-curve default: torch's choice)")
+    train_.add_argument(
+        "--threads",
+        type=int,
+        help="torch threads per training (dnn-phase default 1 per worker; "
+        "dnn-curve default: torch's choice)",
+    )
 
 
 def _add_model_options(p):
     model = p.add_argument_group("model (MLP of the paper unless said otherwise)")
     model.add_argument("--width", type=int, default=100, help="hidden width (default 100)")
-    model.add_argument("--depth", type=int,
-                       help="linear layers of the MLP (default 8) or conv blocks of the CNN "
-                       "(default 7)")
+    model.add_argument(
+        "--depth",
+        type=int,
+        help="linear layers of the MLP (default 8) or conv blocks of the CNN (default 7)",
+    )
     model.add_argument("--no-batchnorm", action="store_true", help="MLP without BatchNorm")
     model.add_argument("--init", choices=INITS, default="default", help="weight initialisation")
 
@@ -82,8 +95,9 @@ def _add_phase(subparsers):
         "accuracy and final loss; resumable with --store, distributable with --scheduler "
         "or --workers.",
     )
-    p.add_argument("--axis", required=True, choices=[a.replace("_", "-") for a in AXES],
-                   help="the noise axis")
+    p.add_argument(
+        "--axis", required=True, choices=[a.replace("_", "-") for a in AXES], help="the noise axis"
+    )
     p.add_argument("--values", help="axis values, start:stop:num or a,b,c (default: paper's)")
     p.add_argument("--alphas", default="0:1:6", help="LeakyReLU slopes (default 0:1:6)")
     p.add_argument("--seeds", default="10", help="number of seeds, or a,b,c (default 10)")
@@ -91,19 +105,34 @@ def _add_phase(subparsers):
     _add_model_options(p)
     _add_data_options(p)
     run = p.add_argument_group("where it runs and what it writes")
-    run.add_argument("--kind", choices=LOADS, default="trace_ratio",
-                     help="load of the summary and the plot (regression: also recorded)")
-    run.add_argument("--stack-max-batch", type=int, default=STACK_MAX_BATCH,
-                     help=f"train batch sizes up to this in stacks (default {STACK_MAX_BATCH})")
-    run.add_argument("--stack-rows", type=int, default=STACK_ROWS,
-                     help="networks x batch size per stack at most, on the CPU (default "
-                     f"{STACK_ROWS})")
+    run.add_argument(
+        "--kind",
+        choices=LOADS,
+        default="trace_ratio",
+        help="load of the summary and the plot (regression: also recorded)",
+    )
+    run.add_argument(
+        "--stack-max-batch",
+        type=int,
+        default=STACK_MAX_BATCH,
+        help=f"train batch sizes up to this in stacks (default {STACK_MAX_BATCH})",
+    )
+    run.add_argument(
+        "--stack-rows",
+        type=int,
+        default=STACK_ROWS,
+        help=f"networks x batch size per stack at most, on the CPU (default {STACK_ROWS})",
+    )
     run.add_argument("--device", help="e.g. cuda: train every cell in stacks on that device")
     run.add_argument("--store", help="Zarr store: cells written as they finish; resumable")
     run.add_argument("--scheduler", help="address of a Dask scheduler to run the cells on")
-    run.add_argument("--workers", type=int, default=os.cpu_count(),
-                     help="train in this many local processes (a Dask LocalCluster; default: "
-                     "one per CPU core; 1 = in this process)")
+    run.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count(),
+        help="train in this many local processes (a Dask LocalCluster; default: "
+        "one per CPU core; 1 = in this process)",
+    )
     run.add_argument("--out", help="also write the result to this NetCDF file")
     run.add_argument("--plot", help="draw the phase diagram to this image")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -145,8 +174,10 @@ def run_phase(args):
     )  # fmt: skip
     summary = summarize(ds, args.kind)
     total = ds.sizes[axis] * ds.sizes["alpha"] * ds.sizes["seed"]
-    print(f"{total} networks: trained {ds.attrs['cells_computed']}, "
-          f"{total - ds.attrs['cells_computed']} already in the store")
+    print(
+        f"{total} networks: trained {ds.attrs['cells_computed']}, "
+        f"{total - ds.attrs['cells_computed']} already in the store"
+    )
     print(phase_map(summary.rename(phase="cell_phase"), ["alpha", axis]))
     print(_table(summary, axis))
     _write(ds, args, "phase_figure")
@@ -178,9 +209,11 @@ def _table(summary, axis):
     for a in summary["alpha"].values:
         for v in summary[axis].values:
             cell = summary.sel({"alpha": a, axis: v})
-            lines.append(f"{a:6.2f} {v:12.4g} {float(cell['c_rel']):8.3f} "
-                         f"{str(cell['phase'].values):>12} "
-                         f"{float(cell['test_accuracy']):9.4f}")
+            lines.append(
+                f"{a:6.2f} {v:12.4g} {float(cell['c_rel']):8.3f} "
+                f"{str(cell['phase'].values):>12} "
+                f"{float(cell['test_accuracy']):9.4f}"
+            )
     return "\n".join(lines)
 
 
@@ -210,18 +243,34 @@ def _curve_data(args):
     if args.dataset == "orthogonal":
         dim = args.size * args.size
         return orthogonal_data(args.n_train or dim, dim, seed=args.split_seed)
-    return load_data(args.dataset, size=args.size, n_train=args.n_train or 2560,
-                     seed=args.split_seed, root=args.data_root, download=args.download)
+    return load_data(
+        args.dataset,
+        size=args.size,
+        n_train=args.n_train or 2560,
+        seed=args.split_seed,
+        root=args.data_root,
+        download=args.download,
+    )
 
 
 def _model_options(args):
     if args.model == "linear":
         return {"depth": args.depth or 8, "dropout": args.dropout}
     if args.model == "cnn":
-        return {"channels": args.channels, "depth": args.depth or 7, "alpha": args.alpha,
-                "dropout": args.dropout}
-    return {"width": args.width, "depth": args.depth or 8, "alpha": args.alpha,
-            "batchnorm": not args.no_batchnorm, "dropout": args.dropout, "init": args.init}
+        return {
+            "channels": args.channels,
+            "depth": args.depth or 7,
+            "alpha": args.alpha,
+            "dropout": args.dropout,
+        }
+    return {
+        "width": args.width,
+        "depth": args.depth or 8,
+        "alpha": args.alpha,
+        "batchnorm": not args.no_batchnorm,
+        "dropout": args.dropout,
+        "init": args.init,
+    }
 
 
 def run_curve(args):
@@ -234,27 +283,41 @@ def run_curve(args):
         torch.set_num_threads(args.threads)
     data = _curve_data(args)
     model = build_model(args.model, data, seed=args.seed, **_model_options(args))
-    config = TrainConfig(epochs=args.epochs or 100, lr=args.lr, optimizer=args.optimizer,
-                         batch_size=args.batch_size, label_noise=args.label_noise)
+    config = TrainConfig(
+        epochs=args.epochs or 100,
+        lr=args.lr,
+        optimizer=args.optimizer,
+        batch_size=args.batch_size,
+        label_noise=args.label_noise,
+    )
     kinds = _kinds(args.kind)
-    result = train(model, data, config, seed=args.seed, record_every=args.record_every,
-                   kinds=kinds)
+    result = train(
+        model, data, config, seed=args.seed, record_every=args.record_every, kinds=kinds
+    )
     ev = evaluate(model, data, kinds, test_curves=True)
     k = kinds.index(args.kind)
     metrics = load_curve_metrics(ev.D_train[k])
-    print(f"{data!r}; {args.model}; {result.epochs_run} epochs; final loss "
-          f"{result.final_loss:.4g}; train accuracy {ev.train_accuracy:.4f}; "
-          f"test accuracy {ev.test_accuracy:.4f}")
-    print(f"load curve ({args.kind}): c = {float(metrics['c']):.4f}, c_rel = "
-          f"{float(metrics['c_rel']):.3f}, phase {metrics['phase']}")
+    print(
+        f"{data!r}; {args.model}; {result.epochs_run} epochs; final loss "
+        f"{result.final_loss:.4g}; train accuracy {ev.train_accuracy:.4f}; "
+        f"test accuracy {ev.test_accuracy:.4f}"
+    )
+    print(
+        f"load curve ({args.kind}): c = {float(metrics['c']):.4f}, c_rel = "
+        f"{float(metrics['c_rel']):.3f}, phase {metrics['phase']}"
+    )
     print("epoch  " + " ".join(f"{'D_' + str(i):>7}" for i in range(ev.D_train.shape[1])))
     for epoch, curve in zip(result.curve_epochs, result.curves[:, k], strict=True):
         print(f"{epoch:5d}  " + " ".join(f"{d:7.3f}" for d in curve))
     print(" test  " + " ".join(f"{d:7.3f}" for d in ev.D_test[k]))
     ds = result.to_xarray()
     ds["D_test_final"] = (("kind", "layer"), ev.D_test)
-    ds.attrs.update(test_accuracy=ev.test_accuracy, train_accuracy=ev.train_accuracy,
-                    model=args.model, dataset=data.name)
+    ds.attrs.update(
+        test_accuracy=ev.test_accuracy,
+        train_accuracy=ev.train_accuracy,
+        model=args.model,
+        dataset=data.name,
+    )
     _write(ds, args, "curve_figure")
     return 0
 
@@ -271,4 +334,3 @@ if __name__ == "__main__":
 
     namespace = build_parser().parse_args()
     sys.exit(namespace.func(namespace))
-

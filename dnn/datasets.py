@@ -65,8 +65,10 @@ class Data:
         return int(np.prod(self.shape))
 
     def __repr__(self):
-        return (f"Data({self.name!r}, train={len(self.y_train)}, test={len(self.y_test)}, "
-                f"shape={self.shape}, n_classes={self.n_classes})")
+        return (
+            f"Data({self.name!r}, train={len(self.y_train)}, test={len(self.y_test)}, "
+            f"shape={self.shape}, n_classes={self.n_classes})"
+        )
 
 
 class DataRootError(FileNotFoundError):
@@ -102,20 +104,23 @@ def split_indices(labels, n_train, n_test=None, *, stratified=True, seed=0):
     n = len(labels)
     n_test = n - n_train if n_test is None else n_test
     if not 0 < n_train <= n or not 0 <= n_test <= n - n_train:
-        raise ValueError(f"n_train={n_train}, n_test={n_test}: need 0 < n_train and "
-                         f"n_train + n_test <= {n} samples")
+        raise ValueError(
+            f"n_train={n_train}, n_test={n_test}: need 0 < n_train and "
+            f"n_train + n_test <= {n} samples"
+        )
     rng = np.random.default_rng(seed)
     order = rng.permutation(n)
     if not stratified:
-        return order[:n_train], order[n_train:n_train + n_test]
+        return order[:n_train], order[n_train : n_train + n_test]
     classes = np.unique(labels)
     by_class = [order[labels[order] == k] for k in classes]
     counts = np.array([len(idx) for idx in by_class])
     take_train = _apportion(n_train, counts)
     take_test = _apportion(n_test, counts - take_train)
     train = np.concatenate([idx[:a] for idx, a in zip(by_class, take_train, strict=True)])
-    test = np.concatenate([idx[a:a + b] for idx, a, b in
-                           zip(by_class, take_train, take_test, strict=True)])
+    test = np.concatenate(
+        [idx[a : a + b] for idx, a, b in zip(by_class, take_train, take_test, strict=True)]
+    )
     return rng.permutation(train), rng.permutation(test)
 
 
@@ -146,14 +151,17 @@ def resize(images, size):
         return x
     if size < 1:
         raise ValueError(f"size={size}: must be a positive number of pixels or None")
-    return F.interpolate(x, size=(size, size), mode="bilinear", antialias=True,
-                         align_corners=False)
+    return F.interpolate(
+        x, size=(size, size), mode="bilinear", antialias=True, align_corners=False
+    )
 
 
 def shipped_mnist():
     """The raw shipped subset: ``(images uint8 (5000, 28, 28), labels uint8 (5000,))``."""
-    with resources.files("dnn").joinpath("data/mnist_5k.npz").open("rb") as fh, \
-            np.load(fh) as archive:
+    with (
+        resources.files("dnn").joinpath("data/mnist_5k.npz").open("rb") as fh,
+        np.load(fh) as archive,
+    ):
         return archive["images"], archive["labels"]
 
 
@@ -173,14 +181,17 @@ def _torchvision_split(name, root, train, download):
         hint = "" if download else "; pass download=True (CLI: --download) to fetch it"
         raise DataRootError(
             f"cannot read {TORCHVISION[name]} ({'train' if train else 'test'} split) from "
-            f"data root {str(root)!r}: {err}{hint}") from err
+            f"data root {str(root)!r}: {err}{hint}"
+        ) from err
     if images.ndim == 3:
         images = images[:, None]
     else:
         images = images.transpose(0, 3, 1, 2)
     if len(images) == 0 or len(images) != len(labels):
-        raise DataRootError(f"{TORCHVISION[name]} in {str(root)!r} looks corrupt: "
-                            f"{len(images)} images, {len(labels)} labels")
+        raise DataRootError(
+            f"{TORCHVISION[name]} in {str(root)!r} looks corrupt: "
+            f"{len(images)} images, {len(labels)} labels"
+        )
     return images, labels
 
 
@@ -190,8 +201,18 @@ def _grey(images):
     return np.clip(np.rint(grey), 0, 255).astype(np.uint8)[:, None]
 
 
-def load_data(name=SHIPPED, *, size=10, n_train=2560, n_test=None, stratified=True, seed=0,
-              root=None, download=False, grayscale=True):
+def load_data(
+    name=SHIPPED,
+    *,
+    size=10,
+    n_train=2560,
+    n_test=None,
+    stratified=True,
+    seed=0,
+    root=None,
+    download=False,
+    grayscale=True,
+):
     """Load a data set as flattened ``float32`` tensors (see the module docstring).
 
     Parameters
@@ -269,8 +290,9 @@ def orthogonal_data(n_samples=100, dim=100, n_classes=2, seed=0):
     Data
     """
     if not 0 < n_samples <= dim:
-        raise ValueError(f"n_samples={n_samples}, dim={dim}: need 0 < n_samples <= dim "
-                         f"for orthonormal rows")
+        raise ValueError(
+            f"n_samples={n_samples}, dim={dim}: need 0 < n_samples <= dim for orthonormal rows"
+        )
     if n_classes < 2:
         raise ValueError(f"n_classes={n_classes}: need at least 2")
     g = torch.Generator().manual_seed(seed)
@@ -278,5 +300,12 @@ def orthogonal_data(n_samples=100, dim=100, n_classes=2, seed=0):
     q = q * torch.sign(torch.diagonal(r))  # Haar measure
     x = q[:n_samples].to(torch.float32).contiguous()
     y = torch.randint(0, n_classes, (n_samples,), generator=g)
-    return Data(x_train=x, y_train=y, x_test=x, y_test=y, shape=(1, 1, dim),
-                n_classes=n_classes, name="orthogonal")
+    return Data(
+        x_train=x,
+        y_train=y,
+        x_test=x,
+        y_test=y,
+        shape=(1, 1, dim),
+        n_classes=n_classes,
+        name="orthogonal",
+    )

@@ -36,8 +36,10 @@ def layer_features(model, x):
     logits : torch.Tensor, shape (N, n_classes)
     """
     captured = []
-    hooks = [m.register_forward_hook(lambda _m, _in, out: captured.append(out.flatten(1)))
-             for m in model.feature_modules()]
+    hooks = [
+        m.register_forward_hook(lambda _m, _in, out: captured.append(out.flatten(1)))
+        for m in model.feature_modules()
+    ]
     was_training = model.training
     model.eval()
     try:
@@ -120,5 +122,6 @@ def evaluate(model, data, kinds=KINDS, *, test_curves=False):
     del feats
     feats, test_logits = layer_features(model, data.x_test)
     d_test = load_curves(feats, data.y_test, kinds) if test_curves else None
-    return Evaluation(d_train, d_test, accuracy(logits, data.y_train),
-                      accuracy(test_logits, data.y_test), kinds)
+    return Evaluation(
+        d_train, d_test, accuracy(logits, data.y_train), accuracy(test_logits, data.y_test), kinds
+    )

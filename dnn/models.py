@@ -29,8 +29,9 @@ def check_alpha(alpha):
     """Validate a LeakyReLU negative slope (the paper's nonlinearity axis, 0 <= alpha <= 1)."""
     alpha = float(alpha)
     if not 0.0 <= alpha <= 1.0 or math.isnan(alpha):
-        raise ValueError(f"alpha={alpha}: the LeakyReLU slope must lie in [0, 1] "
-                         f"(0 = ReLU, 1 = linear)")
+        raise ValueError(
+            f"alpha={alpha}: the LeakyReLU slope must lie in [0, 1] (0 = ReLU, 1 = linear)"
+        )
     return alpha
 
 
@@ -101,8 +102,19 @@ class MLP(nn.Module):
     determines the same derivative for ``alpha >= 0``).
     """
 
-    def __init__(self, in_dim=100, n_classes=10, *, width=100, depth=8, alpha=0.0,
-                 batchnorm=True, dropout=0.0, init="default", bias=True):
+    def __init__(
+        self,
+        in_dim=100,
+        n_classes=10,
+        *,
+        width=100,
+        depth=8,
+        alpha=0.0,
+        batchnorm=True,
+        dropout=0.0,
+        init="default",
+        bias=True,
+    ):
         super().__init__()
         if depth < 2:
             raise ValueError(f"depth={depth}: an MLP needs at least 2 linear layers")
@@ -112,11 +124,12 @@ class MLP(nn.Module):
         self.input_norm = nn.BatchNorm1d(in_dim) if batchnorm else nn.Identity()
         dims = [in_dim] + [width] * (depth - 1)
         self.linears = nn.ModuleList(
-            nn.Linear(a, b, bias=bias) for a, b in zip(dims[:-1], dims[1:], strict=True))
+            nn.Linear(a, b, bias=bias) for a, b in zip(dims[:-1], dims[1:], strict=True)
+        )
         self.norms = nn.ModuleList(
-            nn.BatchNorm1d(width) if batchnorm else nn.Identity() for _ in range(depth - 1))
-        self.acts = nn.ModuleList(nn.LeakyReLU(self.alpha, inplace=True)
-                                  for _ in range(depth - 1))
+            nn.BatchNorm1d(width) if batchnorm else nn.Identity() for _ in range(depth - 1)
+        )
+        self.acts = nn.ModuleList(nn.LeakyReLU(self.alpha, inplace=True) for _ in range(depth - 1))
         self.drops = nn.ModuleList(Dropout(dropout) for _ in range(depth - 1))
         self.head = nn.Linear(width, n_classes, bias=bias)
         if init != "default":
@@ -124,15 +137,15 @@ class MLP(nn.Module):
                 if init == "orthogonal":
                     nn.init.orthogonal_(lin.weight)
                 else:
-                    nn.init.kaiming_uniform_(lin.weight, a=self.alpha,
-                                             nonlinearity="leaky_relu")
+                    nn.init.kaiming_uniform_(lin.weight, a=self.alpha, nonlinearity="leaky_relu")
                 if bias:
                     nn.init.zeros_(lin.bias)
 
     def forward(self, x):
         h = self.input_norm(x)
-        for lin, norm, act, drop in zip(self.linears, self.norms, self.acts, self.drops,
-                                        strict=True):
+        for lin, norm, act, drop in zip(
+            self.linears, self.norms, self.acts, self.drops, strict=True
+        ):
             h = drop(act(norm(lin(h))))
         return self.head(h)
 
@@ -164,8 +177,9 @@ class CNN(nn.Module):
         LeakyReLU slope and dropout probability (see :class:`MLP`).
     """
 
-    def __init__(self, shape=(1, 10, 10), n_classes=10, *, channels=16, depth=7, alpha=0.0,
-                 dropout=0.0):
+    def __init__(
+        self, shape=(1, 10, 10), n_classes=10, *, channels=16, depth=7, alpha=0.0, dropout=0.0
+    ):
         super().__init__()
         c, h, w = shape
         if h % 2 or w % 2:
@@ -176,7 +190,8 @@ class CNN(nn.Module):
         self.alpha = check_alpha(alpha)
         self.input_norm = nn.BatchNorm2d(c)
         self.convs = nn.ModuleList(
-            nn.Conv2d(c if i == 0 else channels, channels, 3, padding=1) for i in range(depth))
+            nn.Conv2d(c if i == 0 else channels, channels, 3, padding=1) for i in range(depth)
+        )
         self.norms = nn.ModuleList(nn.BatchNorm2d(channels) for _ in range(depth))
         self.act = nn.LeakyReLU(self.alpha)
         self.pools = nn.ModuleList(nn.MaxPool2d(2) for _ in range(depth))
@@ -186,8 +201,9 @@ class CNN(nn.Module):
 
     def forward(self, x):
         h = self.input_norm(x.reshape(len(x), *self.shape))
-        for conv, norm, pool, drop in zip(self.convs, self.norms, self.pools, self.drops,
-                                          strict=True):
+        for conv, norm, pool, drop in zip(
+            self.convs, self.norms, self.pools, self.drops, strict=True
+        ):
             h = drop(self.up(pool(self.act(norm(conv(h))))))
         return self.head(h.flatten(1))
 
@@ -204,8 +220,17 @@ def linear_network(dim=100, n_classes=2, depth=8, dropout=0.0):
     "dropout" curve of Fig. 5a). Train it with SGD on
     :func:`dnn.datasets.orthogonal_data`.
     """
-    return MLP(dim, n_classes, width=dim, depth=depth, alpha=1.0, batchnorm=False,
-               dropout=dropout, init="orthogonal", bias=False)
+    return MLP(
+        dim,
+        n_classes,
+        width=dim,
+        depth=depth,
+        alpha=1.0,
+        batchnorm=False,
+        dropout=dropout,
+        init="orthogonal",
+        bias=False,
+    )
 
 
 MODELS = ("mlp", "cnn", "linear")

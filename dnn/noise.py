@@ -81,6 +81,7 @@ def corrupt(x, y, s, x_std, n_classes, generator, *, out=None):
     y_noisy.copy_(y)
     # the right-hand side is evaluated first: the new labels are drawn before the samples
     y_noisy[torch.randperm(n, generator=generator)[:k]] = torch.randint(
-        0, n_classes, (k,), generator=generator)
+        0, n_classes, (k,), generator=generator
+    )
     torch.randn(x.shape, generator=generator, out=x_noisy)
     return x_noisy.mul_(s * x_std).add_(x), y_noisy

@@ -130,8 +130,9 @@ class PhaseSetup:
     def model(self, data, value, alpha, seed):
         """The MLP of one cell, initialised from ``seed``."""
         dropout = float(value) if self.axis == "dropout" else self.dropout
-        return build_model("mlp", data, seed=seed, alpha=alpha, dropout=dropout,
-                           **dict(self.model_options))
+        return build_model(
+            "mlp", data, seed=seed, alpha=alpha, dropout=dropout, **dict(self.model_options)
+        )
 
     def on_accelerator(self):
         """Whether cells train on a GPU (or another non-CPU torch device)."""
@@ -141,8 +142,11 @@ class PhaseSetup:
         """Whether cells with this configuration train in stacks (always on a GPU)."""
         if self.on_accelerator():
             return True
-        return config.batch_size is not None and config.batch_size < n \
+        return (
+            config.batch_size is not None
+            and config.batch_size < n
             and config.batch_size <= self.stack_max_batch
+        )
 
     def stacks(self, config, n):
         """The stacks of one axis value: lists of (alpha, seed), grid order."""
@@ -264,8 +268,13 @@ def _compute(cells, setup):
                 if wanted.isdisjoint(members):
                     continue
                 models = [setup.model(data, value, a, s) for a, s in members]
-                results = train_stacked(models, data, [config] * len(members),
-                                        [s for _, s in members], device=setup.device)
+                results = train_stacked(
+                    models,
+                    data,
+                    [config] * len(members),
+                    [s for _, s in members],
+                    device=setup.device,
+                )
                 for key, model, result in zip(members, models, results, strict=True):
                     if key in wanted:
                         done[(value, *key)] = _cell_dataset(model, result, data, setup.kinds)
@@ -277,12 +286,37 @@ def _compute(cells, setup):
     return [done[(c[setup.axis], c["alpha"], c["seed"])] for c in cells]
 
 
-def phase_diagram(axis="label_noise", values=None, alphas=PAPER_ALPHAS, seeds=10, epochs=None,
-                  *, lr=1e-3, batch_size=None, label_noise=0.0, dropout=0.0, optimizer="adam",
-                  width=100, depth=8, batchnorm=True, init="default", dataset="mnist5k",
-                  data_root=None, download=False, size=10, n_train=2560, split_seed=0,
-                  kinds=KINDS, stack_max_batch=STACK_MAX_BATCH, stack_rows=STACK_ROWS,
-                  threads=1, device=None, store=None, client=None, progress=True):
+def phase_diagram(
+    axis="label_noise",
+    values=None,
+    alphas=PAPER_ALPHAS,
+    seeds=10,
+    epochs=None,
+    *,
+    lr=1e-3,
+    batch_size=None,
+    label_noise=0.0,
+    dropout=0.0,
+    optimizer="adam",
+    width=100,
+    depth=8,
+    batchnorm=True,
+    init="default",
+    dataset="mnist5k",
+    data_root=None,
+    download=False,
+    size=10,
+    n_train=2560,
+    split_seed=0,
+    kinds=KINDS,
+    stack_max_batch=STACK_MAX_BATCH,
+    stack_rows=STACK_ROWS,
+    threads=1,
+    device=None,
+    store=None,
+    client=None,
+    progress=True,
+):
     """Train the grid ``axis x alpha x seed`` and return its load curves and metrics.
 
     Parameters
@@ -348,19 +382,34 @@ def phase_diagram(axis="label_noise", values=None, alphas=PAPER_ALPHAS, seeds=10
     for kind in kinds:
         if kind not in LOADS:
             raise ValueError(f"kinds: {kind!r} is not one of {', '.join(LOADS)}")
-    base = TrainConfig(epochs=epochs, lr=lr, optimizer=optimizer, batch_size=batch_size,
-                       label_noise=label_noise)
+    base = TrainConfig(
+        epochs=epochs, lr=lr, optimizer=optimizer, batch_size=batch_size, label_noise=label_noise
+    )
     for v in values if axis != "dropout" else ():
         replace(base, **{axis: v})  # validates the axis values
-    model_options = (("width", width), ("depth", depth), ("batchnorm", batchnorm),
-                     ("init", init))
-    data_options = (("name", dataset), ("root", None if data_root is None else str(data_root)),
-                    ("download", download), ("size", size), ("n_train", n_train),
-                    ("seed", split_seed))
-    setup = PhaseSetup(axis, alphas, seeds, base, model_options, data_options, kinds,
-                       check_int("stack_max_batch", stack_max_batch, low=1),
-                       check_int("stack_rows", stack_rows, low=1), threads,
-                       check_dropout(dropout), device)
+    model_options = (("width", width), ("depth", depth), ("batchnorm", batchnorm), ("init", init))
+    data_options = (
+        ("name", dataset),
+        ("root", None if data_root is None else str(data_root)),
+        ("download", download),
+        ("size", size),
+        ("n_train", n_train),
+        ("seed", split_seed),
+    )
+    setup = PhaseSetup(
+        axis,
+        alphas,
+        seeds,
+        base,
+        model_options,
+        data_options,
+        kinds,
+        check_int("stack_max_batch", stack_max_batch, low=1),
+        check_int("stack_rows", stack_rows, low=1),
+        threads,
+        check_dropout(dropout),
+        device,
+    )
     n = len(_data(data_options).y_train)
     stacking = any(setup.stacked(setup.config(v), n) for v in values)
     fingerprint = {

@@ -41,8 +41,9 @@ def phase_figure(ds, kind="trace_ratio", *, ax=None, vmax=None):
         summary = summary.assign_coords({x: (axis, np.log10(summary[axis].values))})
         summary = summary.swap_dims({axis: x})
         summary[x].attrs["long_name"] = f"log10 {ds[axis].attrs.get('long_name', axis)}"
-    shading = summary["test_accuracy"] if min(summary.sizes[x], summary.sizes["alpha"]) > 1 \
-        else None
+    shading = (
+        summary["test_accuracy"] if min(summary.sizes[x], summary.sizes["alpha"]) > 1 else None
+    )
     return _heatmap(
         summary["c_rel"], x, "alpha", ax=ax, shading=shading,
         shading_label="test accuracy" if shading is not None else None,

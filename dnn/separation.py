@@ -34,8 +34,9 @@ PINV_RTOL = 1e-10
 
 
 def _as_float64(features, labels):
-    x = np.asarray(features.detach().cpu() if hasattr(features, "detach") else features,
-                   dtype=np.float64)
+    x = np.asarray(
+        features.detach().cpu() if hasattr(features, "detach") else features, dtype=np.float64
+    )
     y = np.asarray(labels.detach().cpu() if hasattr(labels, "detach") else labels)
     x = x.reshape(len(x), -1)
     if len(x) != len(y):

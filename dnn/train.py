@@ -62,12 +62,16 @@ class TrainConfig:
         if not self.lr > 0:
             raise ValueError(f"lr={self.lr}: must be positive")
         if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer={self.optimizer!r}: choose one of "
-                             f"{', '.join(OPTIMIZERS)}")
-        if self.batch_size is not None and (int(self.batch_size) != self.batch_size
-                                            or self.batch_size < 2):
-            raise ValueError(f"batch_size={self.batch_size}: must be an integer >= 2 "
-                             f"(BatchNorm needs two samples) or None for full batch")
+            raise ValueError(
+                f"optimizer={self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}"
+            )
+        if self.batch_size is not None and (
+            int(self.batch_size) != self.batch_size or self.batch_size < 2
+        ):
+            raise ValueError(
+                f"batch_size={self.batch_size}: must be an integer >= 2 "
+                f"(BatchNorm needs two samples) or None for full batch"
+            )
         check_noise(self.label_noise)
         if not self.loss_tol >= 0:
             raise ValueError(f"loss_tol={self.loss_tol}: must be >= 0")
@@ -81,8 +85,7 @@ def make_optimizer(params, config):
 
 def stopped(losses, loss_tol):
     """Early-stopping rule of the module docstring on the epoch losses so far."""
-    return losses[-1] < loss_tol or (len(losses) > 1
-                                     and abs(losses[-2] - losses[-1]) < STALL_TOL)
+    return losses[-1] < loss_tol or (len(losses) > 1 and abs(losses[-2] - losses[-1]) < STALL_TOL)
 
 
 @dataclass(frozen=True)
@@ -143,8 +146,10 @@ def check_batches(data, config):
     """Refuse batch sizes that leave a single-sample batch (BatchNorm cannot train on it)."""
     n = len(data.y_train)
     if config.batch_size is not None and config.batch_size < n and n % config.batch_size == 1:
-        raise ValueError(f"batch_size={config.batch_size} leaves a last batch of one sample "
-                         f"out of {n}; choose another batch size")
+        raise ValueError(
+            f"batch_size={config.batch_size} leaves a last batch of one sample "
+            f"out of {n}; choose another batch size"
+        )
 
 
 def train(model, data, config=TrainConfig(), *, seed=0, record_every=None, kinds=KINDS):
@@ -197,7 +202,7 @@ def train(model, data, config=TrainConfig(), *, seed=0, record_every=None, kinds
             if order is None:
                 xb, yb, out = x_all, y_all, noisy
             else:
-                idx = order[start:start + batch_size]
+                idx = order[start : start + batch_size]
                 xb, yb, out = x_all[idx], y_all[idx], None
             xb, yb = corrupt(xb, yb, s, x_std, data.n_classes, gen, out=out)
             loss = F.cross_entropy(model(xb), yb)

@@ -263,7 +263,10 @@ def inertial_phase(out: Path, quick: bool) -> Panel:
                        chains_per_cell=chains, steps=steps, dt=0.1, gamma=1.0,
                        average_from=steps // 2)  # fmt: skip
     return _phase_panel(
-        out, "phase_inertial", "Inertial model with exact stick-slip (S13)", ds,
+        out,
+        "phase_inertial",
+        "Inertial model with exact stick-slip (S13)",
+        ds,
         f"Second-order chain (unit masses, damping gamma = 1, exact static/sliding "
         f"friction switching, noise constant over steps of dt = 0.1), mu+ = 0.1; "
         f"{chains} chains x {steps} steps per cell, curvature of the time-averaged load "
@@ -284,7 +287,10 @@ def langevin_phase(out: Path, quick: bool) -> Panel:
                        chains_per_cell=chains, steps=14_000, dt=0.05, gamma=1.0,
                        sync_convention="sum")  # fmt: skip
     return _phase_panel(
-        out, "phase_langevin", "Langevin variant (S14)", ds,
+        out,
+        "phase_langevin",
+        "Langevin variant (S14)",
+        ds,
         "Noise on the velocity, friction from the velocity before the noise; the paper's "
         "reference setting (L = 7, k = 0.1, gamma = 1, mu+ = 0.003, decay 0.001, one noise "
         f"shared by all blocks, dt = 0.05, 14 000 steps), {chains} chains per cell; "

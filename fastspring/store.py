@@ -183,17 +183,14 @@ class CellLayout:
             return np.asarray(var.values, dtype=object)
         if var.dtype != spec.dtype:
             raise TypeError(
-                f"variable {name!r} of {where} has dtype {var.dtype}; "
-                f"the grid holds {spec.dtype}"
+                f"variable {name!r} of {where} has dtype {var.dtype}; the grid holds {spec.dtype}"
             )
         return np.asarray(var.values)
 
 
 def _without_axis_coords(cell, axis_names, where):
     if not isinstance(cell, xr.Dataset):
-        raise TypeError(
-            f"{where} returned {type(cell).__name__}, not an xarray.Dataset"
-        )
+        raise TypeError(f"{where} returned {type(cell).__name__}, not an xarray.Dataset")
     return cell.drop_vars([name for name in axis_names if name in cell.coords])
 
 

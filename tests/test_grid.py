@@ -238,14 +238,18 @@ def test_a_store_being_written_is_refused_and_released_afterwards(tmp_path):
 
     def cell_that_tries_a_second_run(sigma, mu):
         if not refusals:
-            with pytest.raises(RuntimeError, match=rf"being written by another run \(process "
-                               rf"{os.getpid()}, lock '.*scan\.zarr\.lock'\)") as err:
+            with pytest.raises(
+                RuntimeError,
+                match=rf"being written by another run \(process "
+                rf"{os.getpid()}, lock '.*scan\.zarr\.lock'\)",
+            ) as err:
                 run_grid(toy_cell, AXES, fingerprint=FINGERPRINT, store=store, progress=False)
             refusals.append(err)
         return toy_cell(sigma, mu)
 
-    first = run_grid(cell_that_tries_a_second_run, AXES, fingerprint=FINGERPRINT, store=store,
-                     progress=False)
+    first = run_grid(
+        cell_that_tries_a_second_run, AXES, fingerprint=FINGERPRINT, store=store, progress=False
+    )
     assert len(refusals) == 1 and first.attrs["cells_computed"] == N_CELLS
     # the lock went with the first run (after SIGKILL too: test_resume_after_sigkill)
     again = run_grid(toy_cell, AXES, fingerprint=FINGERPRINT, store=store, progress=False)

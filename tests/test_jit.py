@@ -15,8 +15,11 @@ print(int(avx512), int(wide))
 
 
 def _probe(**extra):
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("NUMBA_CPU_FEATURES", "NUMBA_CPU_NAME", "FASTSPRING_WIDE_VECTORS")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("NUMBA_CPU_FEATURES", "NUMBA_CPU_NAME", "FASTSPRING_WIDE_VECTORS")
+    }
     env.update(extra)
     out = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True,
                          text=True, check=True)  # fmt: skip

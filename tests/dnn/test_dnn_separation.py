@@ -47,8 +47,7 @@ def test_both_kinds_match_numpy(features):
 
 def test_torch_tensors_and_numpy_agree(features):
     x, y = features
-    assert separation(torch.from_numpy(x), torch.from_numpy(y), "pinv") == separation(
-        x, y, "pinv")
+    assert separation(torch.from_numpy(x), torch.from_numpy(y), "pinv") == separation(x, y, "pinv")
 
 
 def test_hand_made_two_classes():
@@ -94,15 +93,15 @@ def test_pinv_is_invariant_to_orthogonal_maps_always(features):
     x, y = features
     q, _ = np.linalg.qr(np.random.default_rng(4).normal(size=(30, 30)))
     assert separation(x.astype(np.float64) @ q.T, y, "pinv") == pytest.approx(
-        separation(x, y, "pinv"), rel=1e-9)
+        separation(x, y, "pinv"), rel=1e-9
+    )
 
 
 def test_pinv_is_not_invariant_to_general_maps_when_sigma_b_is_singular(features):
     """d = 30 > K - 1: the pseudo-inverse does not commute with non-orthogonal maps."""
     x, y = features
     g = np.random.default_rng(5).normal(size=(30, 30))
-    assert abs(separation(x.astype(np.float64) @ g.T, y, "pinv")
-               - separation(x, y, "pinv")) > 0.05
+    assert abs(separation(x.astype(np.float64) @ g.T, y, "pinv") - separation(x, y, "pinv")) > 0.05
 
 
 def test_pinv_ignores_directions_sigma_b_does_not_use(features):
@@ -112,8 +111,7 @@ def test_pinv_ignores_directions_sigma_b_does_not_use(features):
     x, y = features
     x = x.astype(np.float64)
     doubled = np.hstack([x, x]) / np.sqrt(2)
-    assert separation(doubled, y, "pinv") == pytest.approx(separation(x, y, "pinv"),
-                                                           rel=1e-8)
+    assert separation(doubled, y, "pinv") == pytest.approx(separation(x, y, "pinv"), rel=1e-8)
 
 
 def test_regression_load():

@@ -67,8 +67,9 @@ def test_noise_into_buffers_is_the_same_noise():
     x, y = torch.randn(50, 7), torch.randint(0, 10, (50,))
     fresh = corrupt(x, y, 0.3, 1.5, 10, torch.Generator().manual_seed(4))
     out = (torch.empty_like(x), torch.empty_like(y))
-    buffered = corrupt(x.clone(), y.clone(), 0.3, 1.5, 10, torch.Generator().manual_seed(4),
-                       out=out)
+    buffered = corrupt(
+        x.clone(), y.clone(), 0.3, 1.5, 10, torch.Generator().manual_seed(4), out=out
+    )
     assert buffered[0] is out[0] and buffered[1] is out[1]
     assert torch.equal(fresh[0], buffered[0]) and torch.equal(fresh[1], buffered[1])
 
@@ -76,8 +77,7 @@ def test_noise_into_buffers_is_the_same_noise():
 def test_in_place_activations_train_bit_for_bit_like_out_of_place_ones(small_data):
     runs = []
     for inplace in (True, False):
-        model = build_model("mlp", small_data, seed=2, width=32, depth=4, alpha=0.3,
-                            dropout=0.1)
+        model = build_model("mlp", small_data, seed=2, width=32, depth=4, alpha=0.3, dropout=0.1)
         for act in model.acts:
             act.inplace = inplace
         result = train(model, small_data, TrainConfig(epochs=5, label_noise=0.4), seed=2)
@@ -87,13 +87,16 @@ def test_in_place_activations_train_bit_for_bit_like_out_of_place_ones(small_dat
     assert all(torch.equal(state_a[k], state_b[k]) for k in state_a)
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"epochs": 0}, "epochs=0"),
-    ({"lr": 0.0}, "lr=0.0"),
-    ({"optimizer": "rmsprop"}, "optimizer='rmsprop'.*adam, sgd"),
-    ({"batch_size": 1}, "batch_size=1"),
-    ({"label_noise": 1.2}, "label_noise=1.2"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"epochs": 0}, "epochs=0"),
+        ({"lr": 0.0}, "lr=0.0"),
+        ({"optimizer": "rmsprop"}, "optimizer='rmsprop'.*adam, sgd"),
+        ({"batch_size": 1}, "batch_size=1"),
+        ({"label_noise": 1.2}, "label_noise=1.2"),
+    ],
+)
 def test_config_errors_name_the_parameter(kwargs, match):
     with pytest.raises(ValueError, match=match):
         TrainConfig(**kwargs)
@@ -109,8 +112,9 @@ def test_sgd_linear_setting_runs():
 
     data = orthogonal_data(32, 32, seed=0)
     model = build_model("linear", data, seed=0, depth=4)
-    result = train(model, data, TrainConfig(epochs=20, lr=0.05, optimizer="sgd", loss_tol=0),
-                   seed=0)
+    result = train(
+        model, data, TrainConfig(epochs=20, lr=0.05, optimizer="sgd", loss_tol=0), seed=0
+    )
     assert result.losses[-1] < result.losses[0]
 
 
