@@ -46,7 +46,7 @@ print('torch device:', torch.cuda.get_device_name(0))"
 cat "$out/machine.log"
 
 run tests 200 python3 -m pytest -q -p no:cacheprovider tests/test_cuda.py \
-    tests/dnn/test_dnn_batched.py tests/dnn/test_dnn_phase.py -k "gpu"
+    tests/dnn/test_dnn_batched.py tests/dnn/test_dnn_phase.py -k "gpu or masks_are_drawn"
 run sweep_gpu 120 python3 benchmarks/bench_sweep.py --backend cuda --chains 4000 \
     --numpy-steps 3 --repeat 2
 run sweep_cpu 80 python3 benchmarks/bench_sweep.py --repeat 2

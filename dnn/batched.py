@@ -28,10 +28,11 @@ Per network the arithmetic is that of :func:`dnn.train.train`, including
   variance updated with the same momentum as ``torch.nn.BatchNorm1d``, so the trained
   networks are evaluated exactly like one-by-one ones (evaluation-mode features with
   running statistics) -- stacking does not change what the curves measure;
-* the random draws: every network has its own generator, seeded like the one-by-one
-  run and drawn in the same order (batch permutation per epoch; label/data noise and
-  dropout masks per step), so stacked and one-by-one runs see identical batches, noise
-  and masks;
+* the random draws: every network has its own generators, seeded like the one-by-one
+  run's and drawn in the same order (:mod:`dnn.noise`: batch permutation per epoch and
+  label/data noise per step on the CPU; dropout masks per step on the device where the
+  stack computes), so stacked and one-by-one runs on the CPU see identical batches,
+  noise and masks, and a GPU stack the same batches and noise;
 * early stopping: a network that meets the stopping rule is copied out at that epoch;
   the stack keeps computing it (its later values are ignored) until all have stopped.
 
@@ -50,7 +51,7 @@ import torch
 import torch.nn.functional as F
 
 from .models import MLP
-from .noise import corrupt, epoch_order
+from .noise import corrupt, dropout_generator, epoch_order
 from .train import TrainResult, check_batches, make_optimizer, stopped
 
 
@@ -70,11 +71,11 @@ class StackedMLP:
         Their parameters and BatchNorm statistics are copied in; :meth:`write_back`
         copies them out again.
     generators : sequence of torch.Generator, optional
-        One per network (CPU generators), for its dropout masks.
+        One per network, on ``device``, for its dropout masks
+        (:func:`dnn.noise.dropout_generator`).
     device : str or torch.device, optional
-        Where the stack computes (default: the CPU). Random draws stay on the CPU
-        generators and are copied over, so a GPU stack sees the same batches, noise
-        and masks as a CPU run.
+        Where the stack computes (default: the CPU). The inputs and labels of each step
+        are drawn on the CPU and copied over; dropout masks are drawn on the device.
     """
 
     def __init__(self, mlps, generators=None, device=None):
@@ -175,19 +176,19 @@ class StackedMLP:
     def _masks(self, n, d):
         """Per-network dropout masks (B, n, d), scaled by 1/(1-p), or None without dropout.
 
-        Each mask is drawn with the shape (n, d) that one-by-one training uses, so both
-        consume the network's generator identically.
+        Each network's mask is drawn as one contiguous (n, d) tensor on the stack's
+        device, as one-by-one training draws it, so both consume the network's dropout
+        generator identically.
         """
         if not any(self.dropout):
             return None
-        return torch.stack(
-            [
-                torch.ones(n, d)
-                if p == 0
-                else torch.empty(n, d).bernoulli_(1.0 - p, generator=g).div_(1.0 - p)
-                for p, g in zip(self.dropout, self.generators, strict=True)
-            ]
-        ).to(self.device)
+        masks = torch.empty(len(self), n, d, device=self.device)
+        for mask, p, g in zip(masks, self.dropout, self.generators, strict=True):
+            if p == 0:
+                mask.fill_(1.0)
+            else:
+                mask.bernoulli_(1.0 - p, generator=g).div_(1.0 - p)
+        return masks
 
     @torch.no_grad()
     def loss_and_grads(self, x, y):
@@ -308,7 +309,8 @@ def train_stacked(mlps, data, configs, seeds, *, device=None):
     _check_shared(configs)
     config = configs[0]
     check_batches(data, config)
-    stack = StackedMLP(mlps, [torch.Generator().manual_seed(s) for s in seeds], device)
+    generators = [torch.Generator().manual_seed(s) for s in seeds]
+    stack = StackedMLP(mlps, [dropout_generator(s, device) for s in seeds], device)
     opt = make_optimizer(list(stack.params.values()), config)
     on_device = (data.x_train.to(stack.device), data.y_train.to(stack.device))
     n = len(data.y_train)
@@ -317,7 +319,7 @@ def train_stacked(mlps, data, configs, seeds, *, device=None):
     losses = [[] for _ in mlps]
     running = np.ones(len(mlps), dtype=bool)
     for _ in range(config.epochs):
-        orders = [epoch_order(n, batch_size, g) for g in stack.generators]
+        orders = [epoch_order(n, batch_size, g) for g in generators]
         orders = (
             torch.arange(n).expand(len(mlps), -1) if orders[0] is None else torch.stack(orders)
         )
@@ -329,7 +331,7 @@ def train_stacked(mlps, data, configs, seeds, *, device=None):
                 orders[:, start : start + batch_size],
                 configs,
                 x_std,
-                stack.generators,
+                generators,
             )
             per_net = stack.loss_and_grads(xb, yb)
             opt.step()

@@ -22,7 +22,7 @@ import xarray as xr
 
 from .features import layer_features, load_curves
 from .models import Dropout
-from .noise import check_noise, corrupt, epoch_order
+from .noise import check_noise, corrupt, dropout_generator, epoch_order
 from .separation import KINDS
 
 OPTIMIZERS = ("adam", "sgd")
@@ -163,7 +163,8 @@ def train(model, data, config=TrainConfig(), *, seed=0, record_every=None, kinds
     data : Data
     config : TrainConfig
     seed : int
-        Seeds the run's ``torch.Generator`` (batch order, label/data noise, dropout).
+        Seeds the run's ``torch.Generator`` s (batch order and label/data noise;
+        dropout masks, see :mod:`dnn.noise`).
     record_every : int, optional
         Record the training-set load curves (evaluation mode) at initialisation, every
         ``record_every`` epochs and after the last epoch (paper Fig. 4, left).
@@ -176,7 +177,7 @@ def train(model, data, config=TrainConfig(), *, seed=0, record_every=None, kinds
     """
     check_batches(data, config)
     gen = torch.Generator().manual_seed(int(seed))
-    attach_generator(model, gen)
+    attach_generator(model, dropout_generator(seed))
     opt = make_optimizer(model.parameters(), config)
     x_all, y_all = data.x_train, data.y_train
     n = len(y_all)

@@ -72,6 +72,12 @@ def calls(counter):
     return [tuple(float(v) for v in line.split(",")) for line in Path(counter).read_text().split()]
 
 
+def counted_run(counter, store):
+    """The toy grid with a counting cell function, on ``store``."""
+    cell = functools.partial(toy_cell, counter=counter)
+    return run_grid(cell, AXES, fingerprint=FINGERPRINT, store=store, progress=False)
+
+
 def without_run_attrs(ds):
     """``ds`` without the attribute that depends on what the call had to compute."""
     out = ds.copy()
@@ -122,9 +128,8 @@ def test_batch_fn_equals_cell_fn(batch_fn, batch, tmp_path):
 
 def test_store_resumes_without_recomputing(tmp_path):
     store, counter = tmp_path / "scan.zarr", tmp_path / "calls.txt"
-    counted = functools.partial(toy_cell, counter=counter)
-    first = run_grid(counted, AXES, fingerprint=FINGERPRINT, store=store, progress=False)
-    again = run_grid(counted, AXES, fingerprint=FINGERPRINT, store=store, progress=False)
+    first = counted_run(counter, store)
+    again = counted_run(counter, store)
     assert len(calls(counter)) == N_CELLS
     assert (first.attrs["cells_computed"], again.attrs["cells_computed"]) == (N_CELLS, 0)
     xr.testing.assert_identical(without_run_attrs(again), without_run_attrs(first))
@@ -149,13 +154,7 @@ def test_store_keeps_cells_finished_before_an_error(tmp_path):
             progress=False,
         )
     assert zarr.open_group(store)[DONE][...].sum() == 5
-    resumed = run_grid(
-        functools.partial(toy_cell, counter=counter),
-        AXES,
-        fingerprint=FINGERPRINT,
-        store=store,
-        progress=False,
-    )
+    resumed = counted_run(counter, store)
     assert resumed.attrs["cells_computed"] == N_CELLS - 5
     assert len(calls(counter)) == N_CELLS
     xr.testing.assert_identical(without_run_attrs(resumed), without_run_attrs(direct_run()))
@@ -180,13 +179,7 @@ def test_half_written_cell_is_recomputed(tmp_path):
     group["x"][2, 1] = np.full((2, 3), -99.0)
     group["phase"][2, 1] = "garbage"
     group[DONE][2, 1] = False
-    resumed = run_grid(
-        functools.partial(toy_cell, counter=counter),
-        AXES,
-        fingerprint=FINGERPRINT,
-        store=store,
-        progress=False,
-    )
+    resumed = counted_run(counter, store)
     assert calls(counter) == [(AXES["sigma"][2], AXES["mu"][1])]
     xr.testing.assert_identical(without_run_attrs(resumed), without_run_attrs(direct_run()))
 
@@ -219,13 +212,7 @@ def test_resume_after_sigkill(tmp_path):
     assert 0 < done.sum() < N_CELLS
     finished = {(AXES["sigma"][i], AXES["mu"][j]) for i, j in np.argwhere(done)}
     Path(counter).unlink()
-    resumed = run_grid(
-        functools.partial(toy_cell, counter=counter),
-        AXES,
-        fingerprint=FINGERPRINT,
-        store=store,
-        progress=False,
-    )
+    resumed = counted_run(counter, store)
     recomputed = calls(counter)
     assert len(recomputed) == N_CELLS - len(finished) == resumed.attrs["cells_computed"]
     assert not finished & set(recomputed)

@@ -17,7 +17,8 @@ import torch
 
 from dnn.batched import StackedMLP, train_stacked
 from dnn.features import evaluate
-from dnn.models import build_model
+from dnn.models import Dropout, build_model
+from dnn.noise import dropout_generator
 from dnn.train import TrainConfig, train
 
 SPECS = [  # (seed, alpha, dropout)
@@ -112,6 +113,9 @@ def test_explicit_cpu_device_is_the_default(small_data):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_gpu_stack_matches_cpu_one_by_one(small_data):
+    """Batches and label noise come from the same CPU generators on both; dropout masks
+    are drawn on the GPU by CUDA's generator, so only the networks without dropout can
+    equal their CPU runs (the dropout masks are checked by the next test)."""
     configs = [TrainConfig(epochs=1, batch_size=40, label_noise=s) for s in (0.0, 0.3, 0.8)]
     models = _models(small_data, SPECS)
     results = train_stacked(models, small_data, configs, [0, 1, 2], device="cuda")
@@ -119,6 +123,50 @@ def test_gpu_stack_matches_cpu_one_by_one(small_data):
         train(m, small_data, c, seed=s)
         for m, c, s in zip(_models(small_data, SPECS), configs, [0, 1, 2], strict=True)
     ]
-    for rs, r1 in zip(results, singles, strict=True):
-        np.testing.assert_allclose(rs.losses, r1.losses, rtol=1e-3)
+    for (_, _, p), rs, r1 in zip(SPECS, results, singles, strict=True):
+        if p == 0:
+            np.testing.assert_allclose(rs.losses, r1.losses, rtol=1e-3)
+        assert np.isfinite(rs.losses).all()
     assert next(models[0].parameters()).device.type == "cpu"
+
+
+DEVICES = [
+    "cpu",
+    pytest.param(
+        "cuda",
+        marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
+    ),
+]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_dropout_masks_are_drawn_where_the_stack_computes(small_data, device):
+    """Masks: on the device, Bernoulli(1 - p) scaled by 1/(1 - p), reproducible from the
+    seed, and on the CPU the very masks of one-by-one training (the Dropout module)."""
+    n, d, seeds = 400, 250, [0, 1, 2]  # SPECS: dropout 0, 0.1, 0
+    stack = StackedMLP(
+        _models(small_data, SPECS), [dropout_generator(s, device) for s in seeds], device
+    )
+    masks = stack._masks(n, d)
+    assert masks.device.type == device and masks.shape == (3, n, d)
+    assert torch.all(masks[0] == 1) and torch.all(masks[2] == 1)
+    scale = torch.tensor(1.0) / torch.tensor(0.9)
+    assert set(torch.unique(masks[1]).tolist()) == {0.0, scale.item()}
+    kept = (masks[1] > 0).double().mean().item()
+    assert abs(kept - 0.9) < 4 * (0.9 * 0.1 / (n * d)) ** 0.5
+    again = StackedMLP(
+        _models(small_data, SPECS), [dropout_generator(s, device) for s in seeds], device
+    )
+    assert torch.equal(again._masks(n, d), masks)
+    if device == "cpu":
+        module = Dropout(0.1)
+        module.generator = dropout_generator(1)
+        assert torch.equal(module(torch.ones(n, d)), masks[1])
+
+
+def test_dropout_stream_is_not_the_run_stream():
+    """Both CPU generators are Mersenne twisters: equal seeds would repeat one stream."""
+    for seed in (0, 1, 12345):
+        run = torch.rand(8, generator=torch.Generator().manual_seed(seed))
+        drop = torch.rand(8, generator=dropout_generator(seed))
+        assert not torch.equal(run, drop)

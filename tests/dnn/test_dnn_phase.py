@@ -132,63 +132,22 @@ def test_bad_axis():
 def test_cli_phase_and_curve(tmp_path, capsys):
     parser = build_parser()
     args = parser.parse_args(
-        [
-            "dnn-phase",
-            "--axis",
-            "dropout",
-            "--values",
-            "0,0.2",
-            "--alphas",
-            "0,1",
-            "--seeds",
-            "2",
-            "--epochs",
-            "2",
-            "--width",
-            "16",
-            "--depth",
-            "3",
-            "--size",
-            "6",
-            "--n-train",
-            "200",
-            "--workers",
-            "1",
-            "--no-progress",
-            "--out",
-            str(tmp_path / "p.nc"),
-            "--plot",
-            str(tmp_path / "p.png"),
-        ]
+        (
+            "dnn-phase --axis dropout --values 0,0.2 --alphas 0,1 --seeds 2 --epochs 2 "
+            "--width 16 --depth 3 --size 6 --n-train 200 --workers 1 --no-progress"
+        ).split()
+        + ["--out", str(tmp_path / "p.nc"), "--plot", str(tmp_path / "p.png")]
     )
     assert args.func(args) == 0
     out = capsys.readouterr().out
     assert "8 networks: trained 8" in out and (tmp_path / "p.png").exists()
     assert xr.open_dataset(tmp_path / "p.nc")["D"].sizes["dropout"] == 2
     args = parser.parse_args(
-        [
-            "dnn-curve",
-            "--epochs",
-            "4",
-            "--record-every",
-            "2",
-            "--width",
-            "16",
-            "--depth",
-            "3",
-            "--size",
-            "6",
-            "--n-train",
-            "200",
-            "--label-noise",
-            "0.2",
-            "--kind",
-            "regression",
-            "--out",
-            str(tmp_path / "c.nc"),
-            "--plot",
-            str(tmp_path / "c.png"),
-        ]
+        (
+            "dnn-curve --epochs 4 --record-every 2 --width 16 --depth 3 --size 6 "
+            "--n-train 200 --label-noise 0.2 --kind regression"
+        ).split()
+        + ["--out", str(tmp_path / "c.nc"), "--plot", str(tmp_path / "c.png")]
     )
     assert args.func(args) == 0
     ds = xr.open_dataset(tmp_path / "c.nc")
@@ -199,23 +158,10 @@ def test_cli_phase_and_curve(tmp_path, capsys):
 def test_cli_linear_setting(capsys):
     parser = build_parser()
     args = parser.parse_args(
-        [
-            "dnn-curve",
-            "--model",
-            "linear",
-            "--dataset",
-            "orthogonal",
-            "--optimizer",
-            "sgd",
-            "--lr",
-            "0.01",
-            "--epochs",
-            "3",
-            "--depth",
-            "3",
-            "--size",
-            "5",
-        ]
+        (
+            "dnn-curve --model linear --dataset orthogonal --optimizer sgd --lr 0.01 "
+            "--epochs 3 --depth 3 --size 5"
+        ).split()
     )
     assert args.func(args) == 0
     assert "orthogonal" in capsys.readouterr().out
