@@ -251,11 +251,11 @@ class StackedMLP:
 def _stack_batch(data, on_device, idx, configs, x_std, generators):
     """Inputs (B, n, d) and labels (B, n) of one step; ``idx`` (B, n) indexes the samples.
 
-    ``on_device`` holds the training set where the stack computes; label/data noise is
-    drawn on the CPU from each network's generator and copied over.
+    ``on_device`` holds the training set where the stack computes, and ``idx`` is there
+    too when no network has label/data noise; otherwise ``idx`` is on the CPU, and the
+    noise is drawn there from each network's generator and copied over.
     """
-    if all(c.label_noise == 0 for c in configs):
-        idx = idx.to(on_device[0].device)
+    if all(c.label_noise == 0 for c in configs):  # idx is already on the device
         return on_device[0][idx], on_device[1][idx]
     pairs = [
         corrupt(data.x_train[i], data.y_train[i], c.label_noise, x_std, data.n_classes, g)
@@ -314,7 +314,8 @@ def train_stacked(mlps, data, configs, seeds, *, device=None):
     opt = make_optimizer(list(stack.params.values()), config)
     on_device = (data.x_train.to(stack.device), data.y_train.to(stack.device))
     n = len(data.y_train)
-    x_std = float(data.x_train.std()) if any(c.label_noise > 0 for c in configs) else 0.0
+    noisy = any(c.label_noise > 0 for c in configs)
+    x_std = float(data.x_train.std()) if noisy else 0.0
     batch_size = config.batch_size or n
     losses = [[] for _ in mlps]
     running = np.ones(len(mlps), dtype=bool)
@@ -323,6 +324,10 @@ def train_stacked(mlps, data, configs, seeds, *, device=None):
         orders = (
             torch.arange(n).expand(len(mlps), -1) if orders[0] is None else torch.stack(orders)
         )
+        if not noisy:  # the steps index the device's copy of the data
+            # one copy per epoch; a copy per step from pageable memory would wait for the
+            # GPU's queue every step, so the host could not launch ahead of it
+            orders = orders.to(stack.device)
         total = torch.zeros(len(mlps), device=stack.device)
         for start in range(0, n, batch_size):
             xb, yb = _stack_batch(
