@@ -51,7 +51,7 @@ import torch
 import torch.nn.functional as F
 
 from .models import MLP
-from .noise import corrupt, dropout_generator, epoch_order
+from .noise import corrupt, dropout_generator, dropout_mask, epoch_order
 from .train import TrainResult, check_batches, make_optimizer, stopped
 
 
@@ -187,7 +187,7 @@ class StackedMLP:
             if p == 0:
                 mask.fill_(1.0)
             else:
-                mask.bernoulli_(1.0 - p, generator=g).div_(1.0 - p)
+                dropout_mask(p, g, mask)
         return masks
 
     @torch.no_grad()

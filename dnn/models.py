@@ -22,6 +22,8 @@ import math
 import torch
 from torch import nn
 
+from .noise import dropout_mask
+
 INITS = ("default", "orthogonal", "kaiming")
 
 
@@ -49,8 +51,8 @@ class Dropout(nn.Module):
     ``nn.Dropout`` draws from the global generator; this one draws from
     ``self.generator`` (set by the trainer to the run's own generator), so that a run is
     reproducible from its seed alone and the stacked trainer can draw the same masks.
-    The mask is ``Bernoulli(1 - p)`` per entry, scaled by ``1 / (1 - p)``; identity in
-    evaluation mode or when ``p = 0``.
+    The mask is ``Bernoulli(1 - p)`` per entry, scaled by ``1 / (1 - p)``
+    (:func:`dnn.noise.dropout_mask`); identity in evaluation mode or when ``p = 0``.
     """
 
     def __init__(self, p=0.0):
@@ -61,8 +63,7 @@ class Dropout(nn.Module):
     def forward(self, x):
         if not self.training or self.p == 0.0:
             return x
-        mask = torch.empty_like(x).bernoulli_(1.0 - self.p, generator=self.generator)
-        return x * mask.div_(1.0 - self.p)
+        return x * dropout_mask(self.p, self.generator, torch.empty_like(x))
 
     def extra_repr(self):
         return f"p={self.p}"
