@@ -28,11 +28,12 @@ Per network the arithmetic is that of :func:`dnn.train.train`, including
   variance updated with the same momentum as ``torch.nn.BatchNorm1d``, so the trained
   networks are evaluated exactly like one-by-one ones (evaluation-mode features with
   running statistics) -- stacking does not change what the curves measure;
-* the random draws: every network has its own generators, seeded like the one-by-one
+* the random draws: every network has its own generator, seeded like the one-by-one
   run's and drawn in the same order (:mod:`dnn.noise`: batch permutation per epoch and
-  label/data noise per step on the CPU; dropout masks per step on the device where the
-  stack computes), so stacked and one-by-one runs on the CPU see identical batches,
-  noise and masks, and a GPU stack the same batches and noise;
+  label/data noise per step, on the CPU), and its dropout masks come from the
+  counter-based generator of :mod:`dnn.dropout` with the run's seed, drawn on the
+  device where the stack computes; so stacked runs, on the CPU or a GPU, see the
+  batches, noise and masks of one-by-one runs;
 * early stopping: a network that meets the stopping rule is copied out at that epoch;
   the stack keeps computing it (its later values are ignored) until all have stopped.
 
@@ -50,8 +51,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .dropout import MaskSource
 from .models import MLP
-from .noise import corrupt, dropout_generator, dropout_mask, epoch_order
+from .noise import corrupt, epoch_order
 from .train import TrainResult, check_batches, make_optimizer, stopped
 
 
@@ -70,15 +72,15 @@ class StackedMLP:
         Same input dimension, width, depth, classes, BatchNorm and bias settings.
         Their parameters and BatchNorm statistics are copied in; :meth:`write_back`
         copies them out again.
-    generators : sequence of torch.Generator, optional
-        One per network, on ``device``, for its dropout masks
-        (:func:`dnn.noise.dropout_generator`).
+    seeds : sequence of int, optional
+        One per network: the seeds of their dropout masks (:mod:`dnn.dropout`);
+        default ``0, 1, ...``.
     device : str or torch.device, optional
         Where the stack computes (default: the CPU). The inputs and labels of each step
         are drawn on the CPU and copied over; dropout masks are drawn on the device.
     """
 
-    def __init__(self, mlps, generators=None, device=None):
+    def __init__(self, mlps, seeds=None, device=None):
         self.mlps = list(mlps)
         states = [m.state_dict() for m in self.mlps]
         layout = [(k, tuple(v.shape)) for k, v in states[0].items()]
@@ -107,8 +109,9 @@ class StackedMLP:
             self.eps, self.momentum = first.input_norm.eps, first.input_norm.momentum
         self.depth = len(first.linears) + 1
         self.alpha = torch.tensor([m.alpha for m in self.mlps], device=self.device)
-        self.dropout = [m.drops[0].p for m in self.mlps]
-        self.generators = generators or [None] * len(self.mlps)
+        dropout = [m.drops[0].p for m in self.mlps]
+        seeds = range(len(self.mlps)) if seeds is None else seeds
+        self.masks = MaskSource(seeds, dropout, self.device) if any(dropout) else None
         self.steps = 0  # training steps so far (BatchNorm's num_batches_tracked)
 
     def __len__(self):
@@ -173,23 +176,6 @@ class StackedMLP:
         slope = torch.gt(u, 0, out=torch.empty_like(u)).mul_(1.0 - alpha).add_(alpha)
         return F.prelu(u.view(1, len(self), -1), self.alpha).view(u.shape), slope
 
-    def _masks(self, n, d):
-        """Per-network dropout masks (B, n, d), scaled by 1/(1-p), or None without dropout.
-
-        Each network's mask is drawn as one contiguous (n, d) tensor on the stack's
-        device, as one-by-one training draws it, so both consume the network's dropout
-        generator identically.
-        """
-        if not any(self.dropout):
-            return None
-        masks = torch.empty(len(self), n, d, device=self.device)
-        for mask, p, g in zip(masks, self.dropout, self.generators, strict=True):
-            if p == 0:
-                mask.fill_(1.0)
-            else:
-                dropout_mask(p, g, mask)
-        return masks
-
     @torch.no_grad()
     def loss_and_grads(self, x, y):
         """One forward and backward pass: per-network mean cross-entropy, gradients in ``.grad``.
@@ -211,7 +197,7 @@ class StackedMLP:
             u = self._linear(h_in, f"linears.{layer}")
             u, cache = self._norm(u, f"norms.{layer}") if norm else (u, None)
             h, slope = self._act(u)
-            mask = self._masks(*h.shape[1:])
+            mask = None if self.masks is None else self.masks.draw(h.shape[1:])
             if mask is not None:
                 h = h.mul_(mask)
             saved.append((h_in, cache, slope, mask))
@@ -310,7 +296,7 @@ def train_stacked(mlps, data, configs, seeds, *, device=None):
     config = configs[0]
     check_batches(data, config)
     generators = [torch.Generator().manual_seed(s) for s in seeds]
-    stack = StackedMLP(mlps, [dropout_generator(s, device) for s in seeds], device)
+    stack = StackedMLP(mlps, seeds, device)
     opt = make_optimizer(list(stack.params.values()), config)
     on_device = (data.x_train.to(stack.device), data.y_train.to(stack.device))
     n = len(data.y_train)

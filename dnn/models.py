@@ -20,9 +20,8 @@ alpha = 0 is ReLU.
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
-
-from .noise import dropout_mask
 
 INITS = ("default", "orthogonal", "kaiming")
 
@@ -46,24 +45,27 @@ def check_dropout(p):
 
 
 class Dropout(nn.Module):
-    """Inverted dropout drawing its masks from an explicit ``torch.Generator``.
+    """Inverted dropout drawing its masks from a run's :class:`~dnn.dropout.MaskSource`.
 
-    ``nn.Dropout`` draws from the global generator; this one draws from
-    ``self.generator`` (set by the trainer to the run's own generator), so that a run is
-    reproducible from its seed alone and the stacked trainer can draw the same masks.
-    The mask is ``Bernoulli(1 - p)`` per entry, scaled by ``1 / (1 - p)``
-    (:func:`dnn.noise.dropout_mask`); identity in evaluation mode or when ``p = 0``.
+    The trainer sets ``self.source`` (shared by all dropout layers of the network, see
+    :func:`dnn.train.attach_dropout`), so a run is reproducible from its seed alone and
+    a stack of networks, on the CPU or a GPU, draws the very same masks (:mod:`dnn.dropout`).
+    Each entry is kept with probability ``1 - p`` and scaled by ``1 / (1 - p)``; identity
+    in evaluation mode or when ``p = 0``.  Without a source it falls back to
+    ``torch.nn.functional.dropout`` (torch's global generator).
     """
 
     def __init__(self, p=0.0):
         super().__init__()
         self.p = check_dropout(p)
-        self.generator = None
+        self.source = None
 
     def forward(self, x):
         if not self.training or self.p == 0.0:
             return x
-        return x * dropout_mask(self.p, self.generator, torch.empty_like(x))
+        if self.source is None:
+            return F.dropout(x, self.p, training=True)
+        return x * self.source.draw(x.shape)[0].to(x.dtype)
 
     def extra_repr(self):
         return f"p={self.p}"

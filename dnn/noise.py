@@ -1,16 +1,10 @@
-"""Stochasticity of training: mini-batch order, label + data noise and dropout masks.
+"""Stochasticity of training: mini-batch order and label + data noise (SPEC section 4).
 
-A training run draws from two ``torch.Generator`` s, both seeded from the run's seed, so
-a run is reproducible from its seed alone and the stacked trainer (:mod:`dnn.batched`)
-can replay exactly the same draws:
-
-* the run's generator, on the CPU, in a fixed order: per epoch the permutation, per step
-  the label/data noise;
-* the dropout generator (:func:`dropout_generator`), on the device where the network
-  computes: per step the dropout masks, layer by layer.  On a GPU the masks are thus
-  drawn where they are used (copying CPU-drawn masks to the GPU made dropout training
-  there slower than on the CPU); a GPU run with dropout then differs from a CPU run in
-  its masks (CUDA's generator is another algorithm), not in their distribution.
+Every random draw of a training run except its dropout masks comes from the run's own
+``torch.Generator``, on the CPU, in a fixed order (per epoch: the permutation; per step:
+the label/data noise), so a run is reproducible from its seed alone and the stacked
+trainer (:mod:`dnn.batched`) can replay exactly the same draws.  Dropout masks come from
+the counter-based generator of :mod:`dnn.dropout`, keyed by the same seed.
 
 Label + data noise of strength ``s`` (paper Fig. 1a), applied afresh at every step to the
 step's batch of ``n`` samples:
@@ -33,32 +27,6 @@ def check_noise(s):
     if not 0.0 <= s <= 1.0:
         raise ValueError(f"label_noise={s}: must lie in [0, 1]")
     return s
-
-
-#: mixed into the seed of the dropout generator, so that on the CPU (where both
-#: generators are Mersenne twisters seeded with 32 bits) its stream is not the run's
-_DROPOUT_SALT = 0x5EED_D0D0
-
-
-def dropout_generator(seed, device=None):
-    """The generator of a run's dropout masks, on ``device`` (default the CPU).
-
-    Seeded with ``seed`` XOR a constant: never the run generator's own seed.
-    """
-    device = torch.device(device or "cpu")
-    return torch.Generator(device=device).manual_seed((int(seed) ^ _DROPOUT_SALT) & 0xFFFFFFFF)
-
-
-def dropout_mask(p, generator, out):
-    """Fill ``out`` with an inverted-dropout mask: ``Bernoulli(1 - p) / (1 - p)`` per entry.
-
-    Drawn as ``U < 1 - p`` with ``U`` uniform on [0, 1) from ``generator`` (on the CPU
-    1.6-1.8x faster than ``bernoulli_``), in ``out``'s dtype and on its device; ``out``
-    must be contiguous, so that a mask drawn into a slice of a stacked buffer equals one
-    drawn alone.  Returns ``out``.
-    """
-    torch.rand(out.shape, generator=generator, out=out)
-    return out.lt_(1.0 - p).div_(1.0 - p)
 
 
 def epoch_order(n, batch_size, generator):

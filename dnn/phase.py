@@ -422,8 +422,8 @@ def phase_diagram(
     }  # fmt: skip
     if stacking:  # the stacks' make-up (stores of unstacked grids stay valid without it)
         fingerprint["stack_rows"] = setup.stack_rows
-    if axis == "dropout" or setup.dropout > 0:  # masks since their own generator (dnn.noise)
-        fingerprint["dropout_masks"] = "dropout_generator on the device"
+    if axis == "dropout" or setup.dropout > 0:  # masks from dnn.dropout since its format 1
+        fingerprint["dropout_masks"] = "dnn.dropout/1"
     ds = run_grid(
         None, {axis: list(values), "alpha": list(alphas), "seed": list(seeds)},
         fingerprint=fingerprint, store=store, client=client, progress=progress,

@@ -20,9 +20,10 @@ import torch
 import torch.nn.functional as F
 import xarray as xr
 
+from .dropout import MaskSource
 from .features import layer_features, load_curves
 from .models import Dropout
-from .noise import check_noise, corrupt, dropout_generator, epoch_order
+from .noise import check_noise, corrupt, epoch_order
 from .separation import KINDS
 
 OPTIMIZERS = ("adam", "sgd")
@@ -135,11 +136,23 @@ class TrainResult:
         )
 
 
-def attach_generator(model, generator):
-    """Make every :class:`~dnn.models.Dropout` of ``model`` draw from ``generator``."""
-    for module in model.modules():
-        if isinstance(module, Dropout):
-            module.generator = generator
+def attach_dropout(model, seed):
+    """Give every :class:`~dnn.models.Dropout` of ``model`` the run's mask source.
+
+    One :class:`~dnn.dropout.MaskSource` for the whole network (its layers draw masks
+    in turn, as the forward pass reaches them), on the device of the model's parameters.
+    Raises ``ValueError`` if the layers' probabilities differ.
+    """
+    drops = [m for m in model.modules() if isinstance(m, Dropout)]
+    if not drops:
+        return
+    ps = {m.p for m in drops}
+    if len(ps) > 1:
+        raise ValueError(f"the dropout layers of one network must share p, got {sorted(ps)}")
+    device = next(model.parameters()).device
+    source = MaskSource([seed], [ps.pop()], device)
+    for module in drops:
+        module.source = source
 
 
 def check_batches(data, config):
@@ -163,8 +176,8 @@ def train(model, data, config=TrainConfig(), *, seed=0, record_every=None, kinds
     data : Data
     config : TrainConfig
     seed : int
-        Seeds the run's ``torch.Generator`` s (batch order and label/data noise;
-        dropout masks, see :mod:`dnn.noise`).
+        Seeds the run's ``torch.Generator`` (batch order and label/data noise) and its
+        dropout masks (:mod:`dnn.dropout`).
     record_every : int, optional
         Record the training-set load curves (evaluation mode) at initialisation, every
         ``record_every`` epochs and after the last epoch (paper Fig. 4, left).
@@ -177,7 +190,7 @@ def train(model, data, config=TrainConfig(), *, seed=0, record_every=None, kinds
     """
     check_batches(data, config)
     gen = torch.Generator().manual_seed(int(seed))
-    attach_generator(model, dropout_generator(seed))
+    attach_dropout(model, seed)
     opt = make_optimizer(model.parameters(), config)
     x_all, y_all = data.x_train, data.y_train
     n = len(y_all)

@@ -50,6 +50,30 @@ for model, rtol in {rtol!r}.items():
     ds.to_netcdf(f"{{sys.argv[1]}}/{{model}}.nc", engine="h5netcdf")
 """
 
+MASK_SCRIPT = """
+import numpy as np
+from numba import config, cuda
+assert config.ENABLE_CUDASIM and cuda.is_available()
+from dnn._dropout_cuda import fill_kernel
+from dnn.dropout import _fill_rows
+seeds = np.array([0, 7, 2**32 - 1], dtype=np.uint64)
+ps = np.array([0.1, 0.0, 0.5])
+for draw in (0, 3):
+    cpu = np.empty((3, 37), dtype=np.float32)
+    _fill_rows(cpu, seeds, draw, ps)
+    gpu = cuda.to_device(np.zeros((3, 37), dtype=np.float32))
+    fill_kernel()[(3, 1), (1, 128)](gpu, cuda.to_device(seeds), draw, cuda.to_device(ps))
+    assert np.array_equal(gpu.copy_to_host(), cpu), draw
+"""
+
+
+def test_dropout_mask_kernel_on_the_simulator_equals_cpu():
+    """The CUDA kernel of dnn.dropout draws the CPU kernel's masks (37 entries: a partial
+    group of four at the end); on a real GPU, test_dnn_batched compares them too."""
+    proc = _run(MASK_SCRIPT, env={"NUMBA_ENABLE_CUDASIM": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
 PTX_SCRIPT = """
 import sys
 import types
@@ -74,6 +98,11 @@ kernels = {
     "inertial": (gpu.inertial_kernel_source,
                  outputs + (f8[:, ::1], f8[:, ::1], f8[:, :, :, ::1]) + scalars),
 }
+from dnn import _dropout_cuda
+kernels["dropout_masks"] = (
+    lambda L: _dropout_cuda.fill_kernel_source(),
+    (nt.float32[:, ::1], nt.uint64[::1], i8, f8[::1]),
+)
 for name, (source, signature) in kernels.items():
     ptx, _ = cuda.compile_ptx(source(7), signature, cc=(9, 0))
     with open(f"{sys.argv[1]}/{name}.ptx", "w") as f:
@@ -147,7 +176,7 @@ def ptx(tmp_path_factory):
     return path
 
 
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", [*MODELS, "dropout_masks"])
 def test_cuda_kernel_compiles_to_ptx_and_assembles(ptx, model):
     code = (ptx / f"{model}.ptx").read_text()
     # one kernel entry, nothing left to link

@@ -11,15 +11,18 @@ differ between the two paths; training-mode BatchNorm cancels them exactly, but 
 evaluation-mode running means lag behind them by O(lr).
 """
 
+import math
+
 import numpy as np
 import pytest
 import torch
 
 from dnn.batched import StackedMLP, train_stacked
+from dnn.dropout import DROPOUT_KEY, MaskSource
 from dnn.features import evaluate
-from dnn.models import Dropout, build_model
-from dnn.noise import dropout_generator
-from dnn.train import TrainConfig, train
+from dnn.models import build_model
+from dnn.train import TrainConfig, attach_dropout, train
+from fastspring import rng
 
 SPECS = [  # (seed, alpha, dropout)
     (0, 0.0, 0.0),
@@ -113,9 +116,7 @@ def test_explicit_cpu_device_is_the_default(small_data):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_gpu_stack_matches_cpu_one_by_one(small_data):
-    """Batches and label noise come from the same CPU generators on both; dropout masks
-    are drawn on the GPU by CUDA's generator, so only the networks without dropout can
-    equal their CPU runs (the dropout masks are checked by the next test)."""
+    """Batches, label noise and dropout masks are the same draws on both devices."""
     configs = [TrainConfig(epochs=1, batch_size=40, label_noise=s) for s in (0.0, 0.3, 0.8)]
     models = _models(small_data, SPECS)
     results = train_stacked(models, small_data, configs, [0, 1, 2], device="cuda")
@@ -123,11 +124,29 @@ def test_gpu_stack_matches_cpu_one_by_one(small_data):
         train(m, small_data, c, seed=s)
         for m, c, s in zip(_models(small_data, SPECS), configs, [0, 1, 2], strict=True)
     ]
-    for (_, _, p), rs, r1 in zip(SPECS, results, singles, strict=True):
-        if p == 0:
-            np.testing.assert_allclose(rs.losses, r1.losses, rtol=1e-3)
-        assert np.isfinite(rs.losses).all()
+    for rs, r1 in zip(results, singles, strict=True):
+        np.testing.assert_allclose(rs.losses, r1.losses, rtol=1e-3)
     assert next(models[0].parameters()).device.type == "cpu"
+
+
+def reference_mask(seed, draw, p, size):
+    """Mask ``draw`` of a run, entry by entry from the Philox words (dnn.dropout's rule)."""
+    threshold = math.floor((1.0 - p) * 2**32 + 0.5)
+    scale = np.float32(1.0) / np.float32(1.0 - p)
+    out = np.empty(size, dtype=np.float32)
+    for e in range(size):
+        words = rng.philox4x32_10(*(np.uint64(v) for v in (draw, 0, e // 4, 0, DROPOUT_KEY, seed)))
+        out[e] = scale if int(words[e % 4]) < threshold else 0.0
+    return out
+
+
+@pytest.mark.parametrize(("seed", "p"), [(0, 0.1), (7, 0.5), (2**32 - 1, 0.3)])
+def test_masks_follow_the_philox_rule(seed, p):
+    source = MaskSource([seed], [p])
+    for draw in range(2):
+        got = source.draw((3, 5))
+        assert got.shape == (1, 3, 5) and source.draws == draw + 1
+        np.testing.assert_array_equal(got.numpy().ravel(), reference_mask(seed, draw, p, 15))
 
 
 DEVICES = [
@@ -141,32 +160,29 @@ DEVICES = [
 
 @pytest.mark.parametrize("device", DEVICES)
 def test_dropout_masks_are_drawn_where_the_stack_computes(small_data, device):
-    """Masks: on the device, Bernoulli(1 - p) scaled by 1/(1 - p), reproducible from the
-    seed, and on the CPU the very masks of one-by-one training (the Dropout module)."""
+    """A stack's masks: on its device, Bernoulli(1 - p) scaled by 1/(1 - p), the same bits
+    on every device, and the masks of one-by-one training (the Dropout module)."""
     n, d, seeds = 400, 250, [0, 1, 2]  # SPECS: dropout 0, 0.1, 0
-    stack = StackedMLP(
-        _models(small_data, SPECS), [dropout_generator(s, device) for s in seeds], device
-    )
-    masks = stack._masks(n, d)
+    stack = StackedMLP(_models(small_data, SPECS), seeds, device)
+    masks = stack.masks.draw((n, d))
     assert masks.device.type == device and masks.shape == (3, n, d)
     assert torch.all(masks[0] == 1) and torch.all(masks[2] == 1)
     scale = torch.tensor(1.0) / torch.tensor(0.9)
     assert set(torch.unique(masks[1]).tolist()) == {0.0, scale.item()}
     kept = (masks[1] > 0).double().mean().item()
     assert abs(kept - 0.9) < 4 * (0.9 * 0.1 / (n * d)) ** 0.5
-    again = StackedMLP(
-        _models(small_data, SPECS), [dropout_generator(s, device) for s in seeds], device
-    )
-    assert torch.equal(again._masks(n, d), masks)
-    if device == "cpu":
-        module = Dropout(0.1)
-        module.generator = dropout_generator(1)
-        assert torch.equal(module(torch.ones(n, d)), masks[1])
+    on_cpu = StackedMLP(_models(small_data, SPECS), seeds).masks.draw((n, d))
+    assert torch.equal(masks.cpu(), on_cpu)
+    single = _models(small_data, SPECS[1:2])[0]
+    attach_dropout(single, 1)
+    single.train()
+    assert torch.equal(single.drops[0](torch.ones(n, d)), on_cpu[1])
 
 
-def test_dropout_stream_is_not_the_run_stream():
-    """Both CPU generators are Mersenne twisters: equal seeds would repeat one stream."""
-    for seed in (0, 1, 12345):
-        run = torch.rand(8, generator=torch.Generator().manual_seed(seed))
-        drop = torch.rand(8, generator=dropout_generator(seed))
-        assert not torch.equal(run, drop)
+def test_dropout_inputs_are_checked(small_data):
+    with pytest.raises(ValueError, match=r"seeds must be integers in \[0, 2\*\*32\)"):
+        MaskSource([-1], [0.1])
+    model = _models(small_data, SPECS[1:2])[0]
+    model.drops[1].p = 0.3
+    with pytest.raises(ValueError, match=r"must share p, got \[0.1, 0.3\]"):
+        attach_dropout(model, 0)

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from dnn.datasets import orthogonal_data
+from dnn.dropout import MaskSource
 from dnn.features import layer_features
 from dnn.models import CNN, MLP, Dropout, build_model, linear_network
 
@@ -63,16 +64,17 @@ def test_cnn_keeps_shapes(small_data):
         CNN((1, 5, 5))
 
 
-def test_dropout_draws_from_its_generator():
+def test_dropout_draws_from_its_mask_source():
     drop = Dropout(0.3)
     x = torch.ones(50, 40)
-    drop.generator = torch.Generator().manual_seed(1)
-    a = drop(x)
-    drop.generator = torch.Generator().manual_seed(1)
-    assert torch.equal(a, drop(x))
+    drop.source = MaskSource([1], [0.3])
+    a, b = drop(x), drop(x)  # consecutive masks of the run differ
+    assert not torch.equal(a, b) and drop.source.draws == 2
+    drop.source = MaskSource([1], [0.3])
+    assert torch.equal(a, drop(x))  # the same seed and counter: the same mask
     assert torch.unique(a).tolist() == pytest.approx([0.0, 1 / 0.7])
     drop.eval()
-    assert torch.equal(drop(x), x)
+    assert torch.equal(drop(x), x) and drop.source.draws == 1
 
 
 @pytest.mark.parametrize(
