@@ -43,8 +43,15 @@ def fill_kernel():
 
 
 def fill_on_gpu(out, seeds, draw, ps):
-    """Fill ``out`` (B, size), a float32 array on the GPU (a torch tensor or any object
-    with ``__cuda_array_interface__``), with mask ``draw`` of each network."""
+    """Fill ``out`` (B, size), a float32 torch tensor on the GPU, with mask ``draw`` of
+    each network.  Launched on torch's current stream, so it is ordered with torch's work
+    and needs no synchronisation (``sync=False``: numba would otherwise wait for that
+    stream, stalling the host at every mask)."""
+    import torch
+
     groups = (out.shape[1] + 3) // 4
     blocks = (out.shape[0], (groups + THREADS - 1) // THREADS)
-    fill_kernel()[blocks, (1, THREADS)](cuda.as_cuda_array(out), seeds, draw, ps)
+    stream = cuda.external_stream(torch.cuda.current_stream(out.device).cuda_stream)
+    fill_kernel()[blocks, (1, THREADS), stream](
+        cuda.as_cuda_array(out, sync=False), seeds, draw, ps
+    )
