@@ -51,7 +51,8 @@ def fill_on_gpu(out, seeds, draw, ps):
 
     groups = (out.shape[1] + 3) // 4
     blocks = (out.shape[0], (groups + THREADS - 1) // THREADS)
-    stream = cuda.external_stream(torch.cuda.current_stream(out.device).cuda_stream)
+    handle = torch.cuda.current_stream(out.device).cuda_stream
+    stream = cuda.default_stream() if handle == 0 else cuda.external_stream(handle)
     fill_kernel()[blocks, (1, THREADS), stream](
         cuda.as_cuda_array(out, sync=False), seeds, draw, ps
     )
