@@ -234,20 +234,16 @@ class StackedMLP:
                     )
 
 
-def _stack_batch(data, on_device, idx, configs, x_std, generators):
-    """Inputs (B, n, d) and labels (B, n) of one step; ``idx`` (B, n) indexes the samples.
+def _noisy_batch(data, idx, configs, x_std, generators, device):
+    """Inputs (B, n, d) and labels (B, n) of one step with label/data noise.
 
-    ``on_device`` holds the training set where the stack computes, and ``idx`` is there
-    too when no network has label/data noise; otherwise ``idx`` is on the CPU, and the
-    noise is drawn there from each network's generator and copied over.
+    ``idx`` (B, n, on the CPU) indexes the samples; the noise is drawn on the CPU from
+    each network's generator, and the batch is copied to ``device``.
     """
-    if all(c.label_noise == 0 for c in configs):  # idx is already on the device
-        return on_device[0][idx], on_device[1][idx]
     pairs = [
         corrupt(data.x_train[i], data.y_train[i], c.label_noise, x_std, data.n_classes, g)
         for i, c, g in zip(idx, configs, generators, strict=True)
     ]
-    device = on_device[0].device
     return (
         torch.stack([p[0] for p in pairs]).to(device),
         torch.stack([p[1] for p in pairs]).to(device),
@@ -316,13 +312,11 @@ def train_stacked(mlps, data, configs, seeds, *, device=None):
             orders = orders.to(stack.device)
         total = torch.zeros(len(mlps), device=stack.device)
         for start in range(0, n, batch_size):
-            xb, yb = _stack_batch(
-                data,
-                on_device,
-                orders[:, start : start + batch_size],
-                configs,
-                x_std,
-                generators,
+            idx = orders[:, start : start + batch_size]
+            xb, yb = (
+                _noisy_batch(data, idx, configs, x_std, generators, stack.device)
+                if noisy
+                else (on_device[0][idx], on_device[1][idx])
             )
             per_net = stack.loss_and_grads(xb, yb)
             opt.step()
