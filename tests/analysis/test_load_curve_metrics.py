@@ -5,6 +5,9 @@ Expected values come from independent algebra: for a quadratic curve
 ``c = delta_1 - delta_L = 2 q (L - 1)`` and ``D_0 - D_L = -b L - q L**2``.
 """
 
+import math
+import statistics
+
 import numpy as np
 import pytest
 from hypothesis import assume, given
@@ -102,6 +105,54 @@ def test_vectorised_over_leading_axes_equals_loop(n0, n1, n, data):
             assert one["phase"] == r["phase"][i, j]
             for key in ("v", "c", "c_rel"):
                 np.testing.assert_allclose(one[key], r[key][i, j], rtol=1e-12, atol=1e-14)
+
+
+def reference_metrics(D, tol=DEFAULT_PHASE_TOL, drop_tol=0.5, noise_z=3.0):
+    """One curve, straight from the definitions in the docstring (plain Python + polyfit)."""
+    D = [float(d) for d in D]
+    n = len(D)
+    delta = [D[i] - D[i + 1] for i in range(n - 1)]
+    v = statistics.pstdev(delta)
+    c = delta[0] - delta[-1]
+    drop = D[0] - D[-1]
+    variation = sum(abs(d) for d in delta)
+    if n > 3:
+        ell = np.arange(n)
+        resid = np.array(D) - np.polyval(np.polyfit(ell, D, 2), ell)
+        s_fit = math.sqrt(float(resid @ resid) / (n - 3))
+    else:
+        s_fit = 0.0
+    margins = (drop - drop_tol * variation, drop - noise_z * math.sqrt(2.0) * s_fit)
+    determined = (
+        n >= 3 and drop > 64 * np.finfo(float).eps * max(abs(d) for d in D) and max(margins) >= 0
+    )
+    c_rel = c / drop if determined else math.nan
+    if not determined:
+        phase = "undetermined"
+    else:
+        phase = "convex" if c_rel > tol else "concave" if c_rel < -tol else "linear"
+    borderline = min(abs(m) for m in margins) < 1e-9 * max(1.0, variation) or (
+        determined and abs(abs(c_rel) - tol) < 1e-9
+    )
+    want = {"v": v, "c": c, "c_rel": c_rel, "drop": drop, "fit_rms": s_fit, "phase": phase}
+    return want, borderline
+
+
+@given(st.integers(1, 5), st.integers(2, 12), st.data())
+def test_metrics_equal_a_per_curve_reference(m, n, data):
+    """The compiled per-curve statistics against the definitions, curve by curve."""
+    values = data.draw(st.lists(st.floats(-5, 5), min_size=m * n, max_size=m * n))
+    D = np.array(values).reshape(m, n)
+    D[0] = np.sort(D[0])[::-1]  # at least one monotone (determined) curve
+    r = load_curve_metrics(D)
+    for i in range(m):
+        want, borderline = reference_metrics(D[i])
+        for key in ("v", "c", "drop"):
+            assert r[key][i] == pytest.approx(want[key], rel=1e-12, abs=1e-12)
+        assert r["fit_rms"][i] == pytest.approx(want["fit_rms"], rel=1e-9, abs=1e-12)
+        if not borderline:
+            assert r["phase"][i] == want["phase"]
+            np.testing.assert_allclose(r["c_rel"][i], want["c_rel"], rtol=1e-10, atol=1e-12)
 
 
 def test_definitions_on_a_hand_computed_curve():
