@@ -71,7 +71,11 @@ def is_text(dtype):
 
 def as_text(values):
     """Return ``values`` as a fixed-width unicode array of the smallest sufficient width."""
-    return np.asarray(values, dtype=object).astype(str)
+    values = np.asarray(values)
+    if values.dtype.kind != "U":
+        return values.astype(object).astype(str)
+    width = int(np.strings.str_len(values).max(initial=1))
+    return values if values.dtype.itemsize == 4 * width else values.astype(f"<U{width}")
 
 
 def jsonable(value, what):
@@ -180,7 +184,7 @@ class CellLayout:
         if is_text(spec.dtype):
             if not is_text(var.dtype):
                 raise TypeError(f"variable {name!r} of {where} is not text")
-            return np.asarray(var.values, dtype=object)
+            return as_text(var.values)
         if var.dtype != spec.dtype:
             raise TypeError(
                 f"variable {name!r} of {where} has dtype {var.dtype}; the grid holds {spec.dtype}"
@@ -302,10 +306,14 @@ class MemoryCells(_Cells):
 
     def _allocate(self, layout):
         for name, spec in layout.variables.items():
-            self._arrays[name] = np.empty(self.shape + spec.shape, dtype=spec.dtype)
+            dtype = "<U1" if is_text(spec.dtype) else spec.dtype  # text widens as it comes
+            self._arrays[name] = np.empty(self.shape + spec.shape, dtype=dtype)
 
     def _put(self, name, selection, values):
-        self._arrays[name][selection] = values
+        array = self._arrays[name]
+        if values.dtype.kind == "U" and values.dtype.itemsize > array.dtype.itemsize:
+            array = self._arrays[name] = array.astype(values.dtype)
+        array[selection] = values
 
     def _mark_done(self, indices):
         for index in indices:

@@ -102,6 +102,20 @@ def test_grid_matches_direct_loop():
     assert ds.attrs["cells_computed"] == N_CELLS
 
 
+@pytest.mark.parametrize("batch", [1, 5])
+def test_text_variables_keep_every_character_as_they_widen(batch, tmp_path):
+    """A later cell's longer string widens what is held, without truncating anything."""
+
+    def labelled(sigma, mu):
+        return xr.Dataset({"label": ((), "ab" * round(1 + 10 * sigma + 2 * mu))})
+
+    expected = [["ab" * round(1 + 10 * s + 2 * m) for m in AXES["mu"]] for s in AXES["sigma"]]
+    for store in (None, tmp_path / "s.zarr"):
+        ds = run_grid(labelled, AXES, fingerprint="f", batch=batch, store=store, progress=False)
+        assert ds["label"].values.tolist() == expected
+        assert ds["label"].dtype == np.dtype(f"<U{len(expected[-1][-1])}")
+
+
 def test_cells_receive_python_scalars_in_c_order(tmp_path):
     counter = tmp_path / "calls.txt"
     run_grid(functools.partial(toy_cell, counter=counter), AXES, fingerprint="f", progress=False)
