@@ -1,4 +1,4 @@
-"""Closed forms and metrics of the spring-block theory (pure NumPy/SciPy functions).
+"""Closed forms and metrics of the spring-block theory (NumPy/SciPy functions).
 
 Reference: Shi, Pan & Dokmanic, "A spring-block theory of feature learning in deep
 neural networks", arXiv:2407.19353 (Phys. Rev. Lett. 2025).
