@@ -112,10 +112,13 @@ def main():
         f"machine: {platform.processor() or platform.machine()}, {threads} threads; "
         f"numba {numba.__version__}, numpy {np.__version__}"
     )
-    print(f"work: L = {CHAIN.L}, {n} chains x {s} steps (python loop: 4 chains x 500 steps)")
+    print(
+        f"work: L = {CHAIN.L}, {n} chains x {s} steps (python loops: 4 chains x 500 steps); "
+        "best of 5 runs (python loops) or 3"
+    )
     rows = {
-        "python loop (notebook)": rate(notebook_loop, 4, 500, repeat=1),
-        "python loop on a list (not the notebooks)": rate(list_loop, 4, 500, repeat=1),
+        "python loop (notebook)": rate(notebook_loop, 4, 500, repeat=5),
+        "python loop on a list (not the notebooks)": rate(list_loop, 4, 500, repeat=5),
         "numpy, vectorised over chains": rate(numpy_loop, n, s // 4),
         "numpy draws only (SFC64), ceiling": rate(numpy_draws, n, s // 4),
     }
