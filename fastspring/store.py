@@ -72,10 +72,12 @@ def is_text(dtype):
 def as_text(values):
     """Return ``values`` as a fixed-width unicode array of the smallest sufficient width."""
     values = np.asarray(values)
-    if values.dtype.kind != "U":
+    if values.dtype.kind not in "UT":  # T: NumPy's StringDType, as Zarr returns text
         return values.astype(object).astype(str)
     width = int(np.strings.str_len(values).max(initial=1))
-    return values if values.dtype.itemsize == 4 * width else values.astype(f"<U{width}")
+    if values.dtype == np.dtype(f"<U{width}"):
+        return values
+    return values.astype(f"<U{width}")
 
 
 def jsonable(value, what):
