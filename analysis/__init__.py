@@ -14,6 +14,7 @@ neural networks", arXiv:2407.19353 (Phys. Rev. Lett. 2025).
 * :func:`elastic_energy`, :func:`equiseparated`, :func:`minimum_elastic_energy`.
 """
 
+from . import _jit  # noqa: F401, I001  (first: Numba's vector width is set before Numba loads)
 from .equilibria import Equilibrium, equilibrium, mobilised_count
 from .friction import (
     critical_bound,

@@ -9,8 +9,9 @@ sweep measures millions of 8-point curves, where NumPy's reductions along a shor
 last axis cost about 0.5 us per curve).
 """
 
-import numba
 import numpy as np
+
+from ._jit import jit
 
 __all__ = [
     "DEFAULT_DROP_TOL",
@@ -249,7 +250,7 @@ def _quadratic_basis(n):
     return q
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@jit
 def _curve_statistics(D, basis, out):
     """Per curve ``D[r]``: ``out[:, r] = (v, c, drop, variation, s_fit, max |D|)``.
 
