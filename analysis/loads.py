@@ -211,10 +211,11 @@ def load_curve_metrics(
     if not 0.0 <= drop_tol <= 1.0:
         raise ValueError(f"drop_tol must lie in [0, 1], got {drop_tol}")
 
-    delta = D[..., :-1] - D[..., 1:]
     lead, n = D.shape[:-1], D.shape[-1]
+    delta = np.empty(lead + (n - 1,))
     stats = np.empty((6, int(np.prod(lead))))
-    _curve_statistics(np.ascontiguousarray(D.reshape(-1, n)), _quadratic_basis(n), stats)
+    curves = np.ascontiguousarray(D.reshape(-1, n))
+    _curve_statistics(curves, _quadratic_basis(n), delta.reshape(-1, n - 1), stats)
     v, c, drop, variation, s_fit, largest = (row.reshape(lead) for row in stats)
     with np.errstate(invalid="ignore"):
         roundoff = 64 * np.finfo(float).eps * largest
@@ -251,13 +252,14 @@ def _quadratic_basis(n):
 
 
 @jit
-def _curve_statistics(D, basis, out):
-    """Per curve ``D[r]``: ``out[:, r] = (v, c, drop, variation, s_fit, max |D|)``.
+def _curve_statistics(D, basis, delta, out):
+    """Per curve ``D[r]``: ``delta[r]``, ``out[:, r] = (v, c, drop, variation, s_fit, max|D|)``.
 
-    ``v = std(delta)``, ``c = delta_1 - delta_L``, ``drop = D_0 - D_L``, ``variation =
-    sum |delta_l|`` (see :func:`load_curve_metrics`); ``s_fit`` is the RMS residual
-    (``n - 3`` degrees of freedom) of the projection on the orthonormal ``basis`` of
-    quadratics (0 without a basis); ``max |D|`` is NaN if the curve holds a NaN.
+    ``delta_l = D_{l-1} - D_l``, ``v = std(delta)``, ``c = delta_1 - delta_L``,
+    ``drop = D_0 - D_L``, ``variation = sum |delta_l|`` (see :func:`load_curve_metrics`);
+    ``s_fit`` is the RMS residual (``n - 3`` degrees of freedom) of the projection on the
+    orthonormal ``basis`` of quadratics (0 without a basis); ``max|D|`` is NaN if the
+    curve holds a NaN.
     """
     m, n = D.shape
     for r in range(m):
@@ -267,9 +269,9 @@ def _curve_statistics(D, basis, out):
         squares = 0.0
         variation = 0.0
         for ell in range(n - 1):
-            delta = d[ell] - d[ell + 1]
-            squares += (delta - mean) * (delta - mean)
-            variation += abs(delta)
+            delta[r, ell] = d[ell] - d[ell + 1]
+            squares += (delta[r, ell] - mean) * (delta[r, ell] - mean)
+            variation += abs(delta[r, ell])
         largest = 0.0
         for i in range(n):
             largest = max(largest, abs(d[i]))
@@ -288,7 +290,7 @@ def _curve_statistics(D, basis, out):
                 residual += e * e
             residual = np.sqrt(residual / (n - 3))
         out[0, r] = np.sqrt(squares / (n - 1))
-        out[1, r] = (d[0] - d[1]) - (d[n - 2] - d[n - 1])
+        out[1, r] = delta[r, 0] - delta[r, n - 2]
         out[2, r] = drop
         out[3, r] = variation
         out[4, r] = residual
