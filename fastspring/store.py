@@ -143,7 +143,7 @@ class CellLayout:
         }
         coords = {
             name: xr.Variable(
-                var.dims, _normalised(var.values), jsonable(dict(var.attrs), f"attrs of {name!r}")
+                var.dims, as_stored(var.values), jsonable(dict(var.attrs), f"attrs of {name!r}")
             )
             for name, var in cell.coords.items()
         }
@@ -167,7 +167,7 @@ class CellLayout:
             if (
                 name not in cell.coords
                 or cell.coords[name].dims != coord.dims
-                or not np.array_equal(_normalised(cell.coords[name].values), coord.values)
+                or not np.array_equal(as_stored(cell.coords[name].values), coord.values)
             ):
                 raise ValueError(f"coordinate {name!r} of {where} differs from the other cells'")
         return {
@@ -210,10 +210,6 @@ def _variable_spec(name, var, where):
     return VariableSpec(
         var.dims, var.shape, dtype, jsonable(dict(var.attrs), f"attrs of {name!r}")
     )
-
-
-def _normalised(values):
-    return as_text(values) if is_text(values.dtype) else values
 
 
 class _Cells:
