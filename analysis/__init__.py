@@ -8,8 +8,9 @@ neural networks", arXiv:2407.19353 (Phys. Rev. Lett. 2025).
 * :func:`effective_friction`, :func:`effective_equilibrium`, :func:`predicted_phase`,
   :func:`critical_bound`, :func:`critical_sigma` -- Eq. 8 and the noise-driven phase
   transition concave -> linear -> convex;
-* :func:`mean_field_positions`, :func:`critical_sigma_mean_field` -- the noise-averaged
-  map and the finite-time transition it predicts;
+* :func:`mean_field_positions`, :func:`critical_sigma_mean_field`,
+  :func:`langevin_drift` -- the noise-averaged dynamics (overdamped map, Langevin
+  variant) and the finite-time transition they predict;
 * :func:`load_curve`, :func:`load_curve_metrics` -- load curves and their shape;
 * :func:`elastic_energy`, :func:`equiseparated`, :func:`minimum_elastic_energy`.
 """
@@ -37,7 +38,7 @@ from .loads import (
     load_curve_metrics,
     minimum_elastic_energy,
 )
-from .mean_field import critical_sigma_mean_field, mean_field_positions
+from .mean_field import critical_sigma_mean_field, langevin_drift, mean_field_positions
 
 __all__ = [
     "DEFAULT_DROP_TOL",
@@ -55,6 +56,7 @@ __all__ = [
     "equiseparated",
     "expected_max",
     "friction_activation",
+    "langevin_drift",
     "load_curve",
     "load_curve_metrics",
     "mean_drift",

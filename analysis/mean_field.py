@@ -1,8 +1,9 @@
-"""The noise-averaged (mean-field) overdamped map, and the finite-time phase transition
-it predicts.
+"""The noise-averaged (mean-field) dynamics of a chain, and the finite-time phase
+transition they predict.
 
-The paper's map (Eq. 6) moves block ``i`` by ``dt * phi(F_i + eps_i)``. Averaging each
-step over the noise while treating the forces as deterministic gives the mean-field map
+**Overdamped map (A).** The paper's map (Eq. 6) moves block ``i`` by
+``dt * phi(F_i + eps_i)``. Averaging each step over the noise while treating the forces
+as deterministic gives the mean-field map
 
     ``x_i <- x_i + dt * v(F_i(x))``,   ``v(F) = E phi(F + eps)``   (:func:`mean_drift`),
 
@@ -12,35 +13,146 @@ block, i.e. every ``F_i = c = (mu_plus - mu_minus)/2`` once the noise exceeds
 ``m = (mu_plus + mu_minus)/2`` (Eq. 8 with ``mu_bar = c``), and a force band around 0
 for bounded noise below ``m``.
 
+**Langevin variant (C).** Noise enters the velocity, ``dv = (F - gamma v - f(v)) dt +
+s dW``. For a constant force the velocity relaxes (in a time ``1/gamma``) to a
+stationary law whose mean :func:`langevin_drift` is known in closed form; the
+mean-field dynamics move every block at that mean velocity,
+``dx_i/dt = V(F_i(x))``, integrated with the kernel's step ``dt``. The same limits
+hold: without noise ``V = phi(F)/gamma`` (the map with step ``dt/gamma``, ending at
+Eq. 7), and ``V`` is odd about ``c``, so for strong noise every ``F_i -> c`` (Eq. 8).
+
 Why it is useful: at finite times Gaussian noise neither acts like bounded noise nor
 has reached its large-noise limit. The load curve after ``T`` steps is governed by how
-far the slow drift ``v`` has carried the chain, which the mean-field map computes
+far the slow drift has carried the chain, which the mean-field dynamics compute
 directly. Closing the average (``E v(F) ~ v(E F)``) neglects the fluctuations of the
 forces, which are small when the noise is small against the friction -- exactly the
-regime of the concave -> linear transition. Measured against the simulator in
-``benchmarks/check_phase_transition.py`` (L = 7 and 15, T = 10**3 to 10**5 steps,
-dt = 0.01 and 0.1): the mean-field crossing sigma* agreed with the simulated one to
-0.2-1.2 %, while the expected-maximum rule of :func:`analysis.critical_sigma` was low
-by a factor 1.5 to 8.4. What sets the finite-time state is mostly the elapsed time
+regime of the concave -> linear transition. Measured against the simulators in
+``benchmarks/check_phase_transition.py``: on the overdamped map (L = 7 and 15,
+T = 10**3 to 10**5 steps, dt = 0.01 and 0.1) the mean-field crossing sigma* agreed
+with the simulated one to 0.2-1.2 %, while the expected-maximum rule of
+:func:`analysis.critical_sigma` was low by a factor 1.5 to 8.4; see that script for
+the Langevin variant. What sets the finite-time state is mostly the elapsed time
 ``T dt`` (the drift has to carry the chain), not the number of draws ``T``.
+
 """
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
+from scipy import special
 
-from .friction import _noise_params, _stop_loss
+from .friction import _noise_params, _stop_loss, critical_sigma
 from .loads import load_curve, load_curve_metrics
 
-__all__ = ["critical_sigma_mean_field", "mean_field_positions"]
+__all__ = ["critical_sigma_mean_field", "langevin_drift", "mean_field_positions"]
+
+#: the models whose mean-field dynamics are implemented
+MODELS = ("overdamped", "langevin")
+#: synchronous-noise conventions of the Langevin variant: the velocity noise of each
+#: block has intensity ``sigma`` ("shared") or ``sqrt(L) sigma`` ("sum", the paper's code)
+SYNC_CONVENTIONS = ("shared", "sum")
 
 
-def mean_field_positions(L, k, y, mu_plus, mu_minus, noise, dt, steps, sigmas=None):
-    """Positions after ``steps`` steps of the mean-field map, starting from rest.
+def langevin_drift(F, mu_plus, mu_minus, gamma, intensity):
+    """Stationary mean velocity of one block of the Langevin variant under a constant force.
 
-    ``x_i <- x_i + dt * E phi(F_i(x) + eps)`` with the exact mean drift of
-    :func:`analysis.mean_drift`, all blocks updated synchronously from the old state
-    like the overdamped map (paper Eq. 6); see the module docstring.
+    The velocity obeys ``dv = (F - gamma v - f(v)) dt + s dW`` (SM Eqs. 12-13) with
+    ``f(v) = mu_plus`` for ``v > 0`` and ``-mu_minus`` for ``v < 0``. Its stationary
+    density is ``p(v) ~ exp(-2 U(v) / s**2)``, ``U = gamma v**2 / 2 + mu_plus v_+ +
+    mu_minus v_- - F v``: two half-Gaussians of variance ``tau**2 = s**2 / (2 gamma)``
+    centred at ``a_+ = (F - mu_plus) / gamma`` and ``a_- = (F + mu_minus) / gamma``.
+    Its mean is
+
+    ``V = (a_+ A_+ + a_- A_-) / (A_+ + A_-)``,
+    ``A_+ = erfcx(-a_+ / (tau sqrt 2))``, ``A_- = erfcx(a_- / (tau sqrt 2))``
+
+    (``erfcx(z) = exp(z**2) erfc(z)``; the half-Gaussians' pdf terms cancel). Without
+    noise ``V = phi(F) / gamma``; ``V`` is odd about ``F = c = (mu_plus - mu_minus)/2``
+    and non-decreasing in ``F``.
+
+    Parameters
+    ----------
+    F, mu_plus, mu_minus : float or array_like
+        Force and the friction thresholds (``>= 0``); broadcast together.
+    gamma : float
+        Damping rate, ``> 0``.
+    intensity : float or array_like
+        ``s >= 0``, the standard deviation of the velocity's noise per unit of time
+        (``sigma``, or ``sqrt(L) sigma`` in the "sum" convention).
+
+    Returns
+    -------
+    ndarray or float
+    """
+    if not (math.isfinite(gamma) and gamma > 0):
+        raise ValueError(f"gamma must be a finite number > 0, got {gamma}")
+    F, mu_plus, mu_minus, s = np.broadcast_arrays(
+        *(np.asarray(v, dtype=float) for v in (F, mu_plus, mu_minus, intensity))
+    )
+    if np.any(s < 0):
+        raise ValueError("the noise intensity must be >= 0")
+    a_plus = (F - mu_plus) / gamma
+    a_minus = (F + mu_minus) / gamma
+    quiet = s == 0.0
+    scale = np.where(quiet, 1.0, s) / math.sqrt(gamma)  # tau sqrt(2)
+    # the weight of the left half, A_- / (A_+ + A_-), written so that one of the two
+    # may overflow (a block far beyond a threshold slides one way only); np.where
+    # evaluates both branches, the one not taken may overflow or divide inf by inf
+    with np.errstate(over="ignore", invalid="ignore"):
+        big_plus = special.erfcx(-a_plus / scale)
+        big_minus = special.erfcx(a_minus / scale)
+        left = np.where(
+            big_minus >= big_plus,
+            1.0 / (1.0 + big_plus / big_minus),
+            big_minus / (big_plus + big_minus),
+        )
+    noisy = a_plus + (a_minus - a_plus) * left
+    still = np.maximum(a_plus, 0.0) + np.minimum(a_minus, 0.0)
+    return np.where(quiet, still, noisy)[()]
+
+
+def _noise_std(sigma, kind, bound):
+    """Standard deviation of one draw ``eps`` of Gaussian, clipped or truncated noise."""
+    sigma = np.asarray(sigma, dtype=float)
+    if kind == "gaussian":
+        return sigma
+    s = np.where(sigma == 0.0, 1.0, sigma)
+    alpha = bound / s
+    inside = 1.0 - 2.0 * special.ndtr(-alpha)  # P(|X| <= a)
+    tail = 2.0 * alpha * np.exp(-0.5 * alpha * alpha) / math.sqrt(2.0 * math.pi)
+    if kind == "clipped":  # E[X^2; |X| <= a] + a^2 P(|X| > a)
+        var = s * s * (inside - tail) + bound * bound * (1.0 - inside)
+    else:  # truncated: E[X^2 | |X| <= a]
+        var = s * s * (1.0 - tail / inside)
+    return np.where(sigma == 0.0, 0.0, np.sqrt(var))
+
+
+def _check_model(model, gamma, sync_convention):
+    if model not in MODELS:
+        raise ValueError(f"model={model!r}: choose one of {', '.join(MODELS)}")
+    if sync_convention not in SYNC_CONVENTIONS:
+        raise ValueError(
+            f"sync_convention={sync_convention!r}: choose one of {', '.join(SYNC_CONVENTIONS)}"
+        )
+    if model == "langevin" and not (math.isfinite(gamma) and gamma > 0):
+        raise ValueError(f"gamma must be a finite number > 0, got {gamma}")
+
+
+def mean_field_positions(
+    L, k, y, mu_plus, mu_minus, noise, dt, steps, sigmas=None, *,
+    model="overdamped", gamma=1.0, sync_convention="shared", average_from=None,
+):  # fmt: skip
+    """Positions after ``steps`` steps of the mean-field dynamics, starting from rest.
+
+    * ``model="overdamped"``: ``x_i <- x_i + dt * E phi(F_i(x) + eps)``, the exact mean
+      drift of :func:`analysis.mean_drift`, all blocks updated synchronously from the
+      old state like the map (paper Eq. 6);
+    * ``model="langevin"``: ``x_i <- x_i + dt * V(F_i(x))`` with the stationary mean
+      velocity ``V`` of :func:`langevin_drift` (SM Eqs. 12-13).
+
+    The noise level of step ``n`` is ``sigma exp(-decay n dt)``, as in the simulators.
+    See the module docstring.
 
     Parameters
     ----------
@@ -49,53 +161,90 @@ def mean_field_positions(L, k, y, mu_plus, mu_minus, noise, dt, steps, sigmas=No
     k, y, mu_plus, mu_minus : float
         Chain parameters (stiffness, pull, friction thresholds).
     noise : fastspring.Noise-like, float or None
-        The noise; its decay, if any, is ignored.
+        The noise (level, kind, bound and decay).
     dt : float
-        Step of the map (``dt * k < 1/2``).
+        Step; ``dt * k < 1/2`` (``dt * k / gamma < 1/2`` for the Langevin variant).
     steps : int
         Number of steps.
     sigmas : array_like, optional
-        A sweep of noise levels (same kind and bound as ``noise``), integrated side by
-        side; the result then has shape ``(len(sigmas), L)``.
+        A sweep of noise levels (same kind, bound and decay as ``noise``), integrated
+        side by side; the result then has shape ``(len(sigmas), L)``.
+    model : {"overdamped", "langevin"}
+    gamma : float
+        Damping rate of the Langevin variant.
+    sync_convention : {"shared", "sum"}
+        For the Langevin variant: "sum" gives every block's velocity noise the intensity
+        ``sqrt(L) sigma`` (the paper's code with synchronous noise).
+    average_from : int, optional
+        Return the positions averaged over the steps after ``average_from`` (the
+        simulators' ``x_mean``: after steps ``average_from + 1`` to ``steps``) instead
+        of the final positions.
 
     Returns
     -------
     ndarray, shape (L,) or (len(sigmas), L)
     """
-    sigma, kind, bound, _ = _noise_params(noise)
+    sigma, kind, bound, decay = _noise_params(noise)
+    _check_model(model, gamma, sync_convention)
     L = int(L)
     steps = int(steps)
     if L < 1 or steps < 0:
         raise ValueError("L must be >= 1 and steps >= 0")
-    if not 0 < dt * k < 0.5:
-        raise ValueError(f"dt * k must lie in (0, 1/2) for a stable map, got {dt * k:g}")
+    rate = dt * k / (gamma if model == "langevin" else 1.0)
+    if not 0 < rate < 0.5:
+        name = "dt * k / gamma" if model == "langevin" else "dt * k"
+        raise ValueError(f"{name} must lie in (0, 1/2) for a stable map, got {rate:g}")
+    start = steps if average_from is None else int(average_from)
+    if not 0 <= start <= steps or (average_from is not None and start == steps):
+        raise ValueError(f"average_from must lie in [0, steps), got {average_from}")
     single = sigmas is None
     sig = np.atleast_1d(np.asarray(sigma if single else sigmas, dtype=float))[:, None]
     if np.any(sig < 0):
         raise ValueError("noise levels must be >= 0")
     m = 0.5 * (mu_plus + mu_minus)
     c = 0.5 * (mu_plus - mu_minus)
+    scale = math.sqrt(L) if sync_convention == "sum" else 1.0
     x = np.zeros((sig.shape[0], L + 2))
     x[:, -1] = y
-    for _ in range(steps):
-        h = k * (x[:, 2:] - 2.0 * x[:, 1:-1] + x[:, :-2]) - c
-        x[:, 1:-1] += dt * (
-            _stop_loss(m - h, sig, kind, bound) - _stop_loss(m + h, sig, kind, bound)
-        )
-    out = x[:, 1:-1]
+    total = np.zeros_like(x)
+    for n in range(steps):
+        sig_n = sig * math.exp(-decay * n * dt) if decay > 0.0 else sig
+        force = k * (x[:, 2:] - 2.0 * x[:, 1:-1] + x[:, :-2])
+        if model == "langevin":
+            s = scale * _noise_std(sig_n, kind, bound)
+            x[:, 1:-1] += dt * langevin_drift(force, mu_plus, mu_minus, gamma, s)
+        else:
+            h = force - c
+            x[:, 1:-1] += dt * (
+                _stop_loss(m - h, sig_n, kind, bound) - _stop_loss(m + h, sig_n, kind, bound)
+            )
+        if n >= start:
+            total += x
+    out = x[:, 1:-1] if average_from is None else total[:, 1:-1] / (steps - start)
     return out[0] if single else out
 
 
+@dataclass(frozen=True)
+class _Noise:
+    sigma: float
+    kind: str
+    bound: float | None
+    decay: float
+
+
 def critical_sigma_mean_field(
-    L, k, y, mu_plus, mu_minus, dt, steps, kind="gaussian", bound=None, grid=48, rounds=3
-):
+    L, k, y, mu_plus, mu_minus, dt, steps, kind="gaussian", bound=None, grid=48, rounds=3,
+    *, decay=0.0, model="overdamped", gamma=1.0, sync_convention="shared", average_from=None,
+):  # fmt: skip
     """Noise level where the mean-field load curve after ``steps`` steps turns linear.
 
     The scale-free curvature ``c_rel`` (:func:`analysis.load_curve_metrics`) of
-    :func:`mean_field_positions` is evaluated on a log grid of ``grid`` noise levels
-    spanning a factor 4096, the first sign change from concave to convex is bracketed,
-    and the bracket is refined ``rounds`` times on a new grid; the crossing is then
-    linearly interpolated in ``log sigma``. Cost: ``rounds * steps`` vectorised steps.
+    :func:`mean_field_positions` (with ``model``, ``gamma``, ``sync_convention``,
+    ``average_from`` and the noise's ``kind``, ``bound``, ``decay``) is evaluated on a
+    log grid of ``grid`` noise levels spanning a factor 4096, the first sign change from
+    concave to convex is bracketed, and the bracket is refined ``rounds`` times on a new
+    grid; the crossing is then linearly interpolated in ``log sigma``. Cost:
+    ``rounds * steps`` vectorised steps.
 
     Returns
     -------
@@ -104,22 +253,25 @@ def critical_sigma_mean_field(
         (e.g. the run is too short for the noise to relax the chain, or
         ``mu_minus < mu_plus``).
     """
-    from .friction import critical_sigma
-
+    _check_model(model, gamma, sync_convention)
     if mu_minus < mu_plus:
         return math.nan
     if mu_plus == 0.0:
         return 0.0
-
-    class _N:
-        def __init__(self):
-            self.sigma, self.kind, self.bound, self.decay = 1.0, kind, bound, 0.0
-
-    guess = critical_sigma(mu_plus, mu_minus, window=max(int(steps), 2))
+    if model == "langevin":
+        # the velocity noise's spread tau = s / sqrt(2 gamma) against mu_plus / gamma
+        scale = math.sqrt(L) if sync_convention == "sum" else 1.0
+        guess = mu_plus * math.sqrt(2.0 / gamma) / scale
+    else:
+        guess = critical_sigma(mu_plus, mu_minus, window=max(int(steps), 2))
     lo, hi = guess / 64.0, guess * 64.0
+    noise = _Noise(1.0, kind, bound, decay)
     for _ in range(int(rounds)):
         sigmas = np.geomspace(lo, hi, int(grid))
-        x = mean_field_positions(L, k, y, mu_plus, mu_minus, _N(), dt, steps, sigmas=sigmas)
+        x = mean_field_positions(
+            L, k, y, mu_plus, mu_minus, noise, dt, steps, sigmas=sigmas, model=model,
+            gamma=gamma, sync_convention=sync_convention, average_from=average_from,
+        )  # fmt: skip
         c_rel = load_curve_metrics(load_curve(x, y))["c_rel"]
         sign = np.sign(c_rel)
         idx = np.flatnonzero((sign[:-1] < 0) & (sign[1:] >= 0))

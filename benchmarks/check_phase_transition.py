@@ -1,6 +1,6 @@
-"""Check the paper's central claim on the overdamped map: for mu_minus > mu_plus,
-raising the noise turns the load curve concave -> linear -> convex, and the noise
-level of the linear point is predicted by ``analysis``.
+"""Check the paper's central claim on the overdamped map and the Langevin variant: for
+mu_minus > mu_plus, raising the noise turns the load curve concave -> linear -> convex,
+and the noise level of the linear point is predicted by ``analysis``.
 
 For each setting the script sweeps the Gaussian noise level sigma on a log grid, runs
 ``chains`` independent chains for ``steps`` steps from rest, and measures the scale-free
@@ -13,7 +13,10 @@ points, refined on a finer grid) is compared with
   is linear when that bound equals mu_plus (rule "expected_max");
 * the same with the cruder bound sigma sqrt(2 ln T) (rule "sqrt2log");
 * ``analysis.critical_sigma_mean_field``: the crossing of the noise-averaged map
-  ``x <- x + dt E phi(F + eps)`` after the same T steps (no fitted parameter).
+  ``x <- x + dt E phi(F + eps)`` after the same T steps (no fitted parameter); for the
+  Langevin variant, of the dynamics that move every block at the stationary mean
+  velocity ``analysis.langevin_drift`` (the two rules above are the overdamped map's
+  and are not shown for it).
 
 The error of the measured sigma* is propagated from the standard error of ``c_rel``
 across chains (delta method) through the local slope d c_rel / d log sigma.
@@ -25,31 +28,73 @@ Run: ``python benchmarks/check_phase_transition.py [--quick]``; it prints a tabl
 import argparse
 import math
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
 import analysis
 from fastspring import Chain, Noise, simulate
 
-# (L, k, y, mu_plus, mu_minus, dt, steps)
+
+@dataclass(frozen=True)
+class Setting:
+    """One chain, noise and run length whose crossing sigma* is measured."""
+
+    L: int
+    k: float
+    y: float
+    mu_plus: float
+    mu_minus: float
+    dt: float
+    steps: int
+    model: str = "overdamped"
+    gamma: float = 1.0  # Langevin only
+    decay: float = 0.0
+    synchronous: bool = False
+    sync_convention: str = "shared"  # Langevin only
+    average_from: int | None = None  # time-average the positions after this step
+
+    @property
+    def model_params(self):
+        if self.model == "langevin":
+            return {"gamma": self.gamma, "sync_convention": self.sync_convention}
+        return {}
+
+
+_S14 = {"L": 7, "k": 0.1, "y": 1.0, "mu_plus": 0.003, "dt": 0.05, "steps": 14_000,
+        "model": "langevin"}  # fmt: skip
+_S14_NOISE = {"decay": 0.001, "synchronous": True, "sync_convention": "sum"}
 SETTINGS = [
-    (7, 1.0, 1.0, 0.1, 0.2, 0.01, 10_000),  # the paper's defaults, mu_minus = 2 mu_plus
-    (7, 1.0, 1.0, 0.1, 0.3, 0.01, 10_000),
-    (7, 1.0, 1.0, 0.1, 0.2, 0.01, 1_000),
-    (7, 1.0, 1.0, 0.1, 0.2, 0.01, 100_000),
-    (7, 1.0, 1.0, 0.1, 0.2, 0.1, 10_000),  # larger step
-    (15, 1.0, 1.0, 0.05, 0.1, 0.01, 10_000),
-    (7, 1.0, 5.0, 0.1, 0.2, 0.01, 10_000),  # strong pull: everything mobilised at once
+    Setting(7, 1.0, 1.0, 0.1, 0.2, 0.01, 10_000),  # the paper's defaults, mu_minus = 2 mu_plus
+    Setting(7, 1.0, 1.0, 0.1, 0.3, 0.01, 10_000),
+    Setting(7, 1.0, 1.0, 0.1, 0.2, 0.01, 1_000),
+    Setting(7, 1.0, 1.0, 0.1, 0.2, 0.01, 100_000),
+    Setting(7, 1.0, 1.0, 0.1, 0.2, 0.1, 10_000),  # larger step
+    Setting(15, 1.0, 1.0, 0.05, 0.1, 0.01, 10_000),
+    Setting(7, 1.0, 5.0, 0.1, 0.2, 0.01, 10_000),  # strong pull: everything mobilised at once
+    Setting(7, 1.0, 1.0, 0.1, 0.2, 0.01, 10_000, decay=0.01),  # decaying noise
+    Setting(7, 1.0, 1.0, 0.1, 0.2, 0.01, 10_000, average_from=5_000),  # as in Fig. 3
+    # the Langevin variant in the paper's reference setting (S14), three frictions
+    Setting(**_S14, mu_minus=0.004, **_S14_NOISE),
+    Setting(**_S14, mu_minus=0.006, **_S14_NOISE),
+    Setting(**_S14, mu_minus=0.009, **_S14_NOISE),
+    # ... with independent, non-decaying noise, and with stronger damping
+    Setting(**_S14, mu_minus=0.006),
+    Setting(**{**_S14, "gamma": 4.0, "steps": 28_000}, mu_minus=0.006, **_S14_NOISE),
+    Setting(**_S14, mu_minus=0.006, **_S14_NOISE, average_from=7_000),
 ]
-QUICK = [SETTINGS[0], SETTINGS[2], SETTINGS[4]]
+QUICK = [SETTINGS[0], SETTINGS[2], SETTINGS[4], SETTINGS[10]]
 
 
-def measure(chain, sigma, dt, steps, chains, seed):
-    """Chain-averaged final load curve's c_rel and its standard error across chains."""
-    res = simulate(
-        chain, Noise(sigma), dt=dt, steps=steps, chains=chains, seed=seed, record_every=steps
-    )
-    d = analysis.load_curve(res.x, chain.y)  # (chains, L + 1)
+def measure(setting, sigma, chains, seed):
+    """c_rel of the chain-averaged final (or time-averaged) load curve, and its standard error."""
+    st = setting
+    noise = Noise(sigma, decay=st.decay, synchronous=st.synchronous)
+    res = simulate(Chain(st.L, st.k, st.y, st.mu_plus, st.mu_minus), noise, model=st.model,
+                   dt=st.dt, steps=st.steps, chains=chains, seed=seed, record_every=st.steps,
+                   average_from=st.average_from, **st.model_params)  # fmt: skip
+    x = res.x if st.average_from is None else res.x_mean
+    d = analysis.load_curve(x, st.y)  # (chains, L + 1)
     c = (d[:, 0] - d[:, 1]) - (d[:, -2] - d[:, -1])
     drop = d[:, 0] - d[:, -1]
     c_rel = analysis.load_curve_metrics(d.mean(axis=0))["c_rel"]
@@ -72,24 +117,29 @@ def crossing(sigmas, values):
     return float(np.exp(lx[0] - values[i] / slope)), float(slope), i
 
 
-def run_setting(setting, chains, n_coarse, n_fine, seed=0):
-    L, k, y, mp, mm, dt, steps = setting
-    chain = Chain(L, k, y, mp, mm)
-    pred = analysis.critical_sigma(mp, mm, window=steps)
-    pred_crude = analysis.critical_sigma(mp, mm, window=steps, rule="sqrt2log")
-    pred_mf = analysis.critical_sigma_mean_field(L, k, y, mp, mm, dt, steps)
+def run_setting(st, chains, n_coarse, n_fine, seed=0):
+    L, k, y, mp, mm, dt, steps = st.L, st.k, st.y, st.mu_plus, st.mu_minus, st.dt, st.steps
+    overdamped = st.model == "overdamped"
+    pred = analysis.critical_sigma(mp, mm, window=steps) if overdamped else math.nan
+    pred_crude = (
+        analysis.critical_sigma(mp, mm, window=steps, rule="sqrt2log") if overdamped else math.nan
+    )
+    pred_mf = analysis.critical_sigma_mean_field(
+        L, k, y, mp, mm, dt, steps, decay=st.decay, model=st.model,
+        average_from=st.average_from, **st.model_params,
+    )  # fmt: skip
     # coarse grid spanning every prediction with a factor 4 margin, then a fine grid
     # inside the cell where the measured curvature changes sign
     preds = [p for p in (pred, pred_crude, pred_mf) if np.isfinite(p) and p > 0]
     coarse = np.geomspace(min(preds) / 4, max(preds) * 4, n_coarse)
-    rows = [measure(chain, s, dt, steps, chains, seed) for s in coarse]
+    rows = [measure(st, s, chains, seed) for s in coarse]
     c_rel = np.array([r[0] for r in rows])
     _, _, i = crossing(coarse, c_rel)
     if i is None:
         return dict(pred=pred, pred_crude=pred_crude, pred_mf=pred_mf, meas=math.nan,
                     err=math.nan, coarse=(coarse, c_rel))  # fmt: skip
     fine = np.geomspace(coarse[i], coarse[i + 1], n_fine)
-    rows = [measure(chain, s, dt, steps, chains, seed + 1) for s in fine]
+    rows = [measure(st, s, chains, seed + 1) for s in fine]
     c_fine = np.array([r[0] for r in rows])
     se_fine = np.array([r[1] for r in rows])
     meas, slope, j = crossing(fine, c_fine)
@@ -103,30 +153,50 @@ def run_setting(setting, chains, n_coarse, n_fine, seed=0):
                 coarse=(coarse, c_rel))  # fmt: skip
 
 
+def _noise_label(st):
+    parts = ["sync" if st.synchronous else "indep"]
+    if st.decay:
+        parts.append(f"decay {st.decay:g}")
+    if st.model == "langevin":
+        parts = [f"gamma {st.gamma:g}", *parts, st.sync_convention]
+    if st.average_from is not None:
+        parts.append(f"mean after step {st.average_from}")
+    return ", ".join(parts)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="3 settings, fewer chains")
+    parser.add_argument("--quick", action="store_true", help="4 settings, fewer chains")
+    parser.add_argument(
+        "--model", choices=("overdamped", "langevin"), default=None, help="only this model"
+    )
     parser.add_argument("--chains", type=int, default=None)
     args = parser.parse_args(argv)
-    settings_ = QUICK if args.quick else SETTINGS
+    settings_ = [
+        st for st in (QUICK if args.quick else SETTINGS) if args.model in (None, st.model)
+    ]
     chains = args.chains or (64 if args.quick else 256)
     n_coarse, n_fine = (13, 7) if args.quick else (25, 11)
-    print(f"Gaussian noise, {chains} chains per sigma, c_rel of the chain-mean final load curve")
+    print(
+        f"Gaussian noise, {chains} chains per sigma, c_rel of the chain-mean final load curve "
+        "(time-averaged where the noise column says 'mean after step')"
+    )
     print()
     print(
-        "| L | k | y | mu+ | mu- | dt | steps T | c_rel over the scan "
+        "| model | noise | L | k | y | mu+ | mu- | dt | steps T | c_rel over the scan "
         "| sigma* measured | mean-field map | meas/pred | E max of T draws | meas/pred "
         "| sqrt(2 ln T) | meas/pred |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---" * 17 + "|")
     t0 = time.time()
     for setting in settings_:
         r = run_setting(setting, chains, n_coarse, n_fine)
-        L, k, y, mp, mm, dt, steps = setting
         meas = f"{r['meas']:.4g} ± {r['err']:.2g}" if np.isfinite(r["meas"]) else "no crossing"
         shape = f"{r['coarse'][1][0]:+.2f} -> {r['coarse'][1][-1]:+.2f}"
         print(
-            f"| {L} | {k:g} | {y:g} | {mp:g} | {mm:g} | {dt:g} | {steps} | {shape} | {meas} "
+            f"| {setting.model} | {_noise_label(setting)} | {setting.L} | {setting.k:g} "
+            f"| {setting.y:g} | {setting.mu_plus:g} | {setting.mu_minus:g} | {setting.dt:g} "
+            f"| {setting.steps} | {shape} | {meas} "
             f"| {r['pred_mf']:.4g} | {r['meas'] / r['pred_mf']:.3f} "
             f"| {r['pred']:.4g} | {r['meas'] / r['pred']:.3f} | {r['pred_crude']:.4g} "
             f"| {r['meas'] / r['pred_crude']:.3f} |",

@@ -294,7 +294,8 @@ def langevin_phase(out: Path, quick: bool) -> Panel:
         "Noise on the velocity, friction from the velocity before the noise; the paper's "
         "reference setting (L = 7, k = 0.1, gamma = 1, mu+ = 0.003, decay 0.001, one noise "
         f"shared by all blocks, dt = 0.05, 14 000 steps), {chains} chains per cell; "
-        "curvature of the final load curve.",
+        "curvature of the final load curve. Dashed: the predicted linear boundary (blocks "
+        "moving at the stationary mean velocity under their spring forces).",
     )
 
 

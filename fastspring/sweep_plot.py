@@ -7,18 +7,23 @@ line is where theory predicts a linear load curve after the sweep's ``steps``
 steps, in the plane of the noise ``sigma`` and one friction:
 
 * for ``mu_minus > mu_plus``, at the noise ``sigma*`` where the noise-averaged
-  (mean-field) map of :func:`analysis.critical_sigma_mean_field` turns linear:
-  concave below, convex above (the analysis package measured it within about 1 %
-  of the simulated crossing, where the expected-maximum rule of
-  :func:`analysis.critical_sigma` is low by a factor 1.5 to 8);
+  (mean-field) dynamics of :func:`analysis.critical_sigma_mean_field` turn linear:
+  concave below, convex above;
 * for ``sigma >= sigma*``, along ``mu_minus = mu_plus``, where the large-noise
   effective friction ``(mu_plus - mu_minus) / 2`` of Eq. 8 vanishes; for
   ``mu_minus < mu_plus`` the curve stays concave.
 
-The mean-field map is the overdamped map's theory: the boundary is drawn for the
-overdamped model without noise decay and left out otherwise.  (The inertial model's
-overdamped limit, the map with step ``dt / gamma``, puts the crossing 1.5 to 1.9
-times too low at ``gamma = 1`` and 4, so it is not drawn for that model either.)
+The mean-field dynamics exist for the overdamped map and for the Langevin variant
+(blocks moving at the stationary mean velocity :func:`analysis.langevin_drift`); they
+follow the sweep's noise kind, decay and convention, and its time average
+(``average_from``).  Measured against the simulators
+(``benchmarks/check_phase_transition.py``, see ``benchmarks/RESULTS.md``): the
+overdamped crossing within about 1 %, the Langevin one within 3 % for
+``mu_minus <= 2 mu_plus`` and 13 % too high at ``mu_minus = 3 mu_plus`` (the
+paper's reference setting).  No line is drawn for the inertial model: its white-noise
+limit (the Langevin mean field with intensity ``sigma sqrt(dt)``) and its overdamped
+limit (the map with step ``dt / gamma``) both put the crossing 1.5 to 2 times too low
+at ``gamma = 1`` and 4.
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ from .plots import phase_diagram
 #: axes that measure the noise, in order of preference for the horizontal axis
 NOISE_AXES = ("sigma", "bound", "decay")
 _OTHER_FRICTION = {"mu_minus": "mu_plus", "mu_plus": "mu_minus"}
+#: the models with a mean-field prediction, and the attributes it needs besides the chain's
+_MODEL_ATTRS = {"overdamped": (), "langevin": ("gamma", "sync_convention")}
 
 
 def linear_boundary(ds, x, y, *, points=6):
@@ -42,7 +49,9 @@ def linear_boundary(ds, x, y, *, points=6):
     Parameters
     ----------
     ds : xarray.Dataset
-        A result of :func:`fastspring.sweep` of the overdamped model.
+        A result of :func:`fastspring.sweep` of the overdamped or the Langevin model;
+        with ``average_from`` the prediction is for the time-averaged load curve, as
+        the sweep's metrics are.
     x, y : str
         ``x = "sigma"`` and ``y`` one of ``"mu_minus"``, ``"mu_plus"``; the other
         parameters are the sweep's fixed values (attributes).
@@ -54,16 +63,17 @@ def linear_boundary(ds, x, y, *, points=6):
     -------
     (ndarray, ndarray) or None
         The curve's x and y values; ``None`` where no prediction applies (other
-        axes or model, decaying noise, a parameter that is a third axis) or the
-        friction range holds no crossing.
+        axes, the inertial model, a parameter that is a third axis) or the friction
+        range holds no crossing.
     """
     a = ds.attrs
-    needed = ("chain_L", "chain_k", "chain_y", f"chain_{_OTHER_FRICTION.get(y)}", "dt", "steps")
+    model = a.get("model")
+    needed = ("chain_L", "chain_k", "chain_y", f"chain_{_OTHER_FRICTION.get(y)}", "dt", "steps",
+              "noise_decay", "noise_bound", *_MODEL_ATTRS.get(model, ()))  # fmt: skip
     if (
         x != "sigma"
         or y not in _OTHER_FRICTION
-        or a.get("model") != "overdamped"
-        or a.get("noise_decay") != 0.0
+        or model not in _MODEL_ATTRS
         or not all(name in a for name in needed)
     ):
         return None
@@ -73,14 +83,22 @@ def linear_boundary(ds, x, y, *, points=6):
     lo, hi = (max(lo, other), hi) if y == "mu_minus" else (lo, min(hi, other))
     if not lo < hi:
         return None
-    bound = None if a.get("noise_bound") == "none" else a.get("noise_bound")
     ys = np.linspace(lo, hi, points)
     frictions = [(other, v) if y == "mu_minus" else (v, other) for v in ys]
     chain = a["chain_L"], a["chain_k"], a["chain_y"]
-    kind = a.get("noise_kind", "gaussian")
+    averaged = a.get("average_from", "none")
+    options = {
+        "kind": a.get("noise_kind", "gaussian"),
+        "bound": None if a["noise_bound"] == "none" else a["noise_bound"],
+        "rounds": 2,
+        "decay": float(a["noise_decay"]),
+        "model": model,
+        "average_from": None if averaged == "none" else int(averaged),
+        **{name: a[name] for name in _MODEL_ATTRS[model]},
+    }
     sig = np.array(
         [
-            critical_sigma_mean_field(*chain, mp, mm, a["dt"], a["steps"], kind, bound, rounds=2)
+            critical_sigma_mean_field(*chain, mp, mm, a["dt"], a["steps"], **options)
             for mp, mm in frictions
         ]
     )

@@ -283,17 +283,40 @@ def test_linear_boundary_follows_the_mean_field_prediction():
     from fastspring.sweep_plot import linear_boundary, phase_figure
 
     steps, dt = 600, 0.02
-    ds = sweep(CHAIN, Noise(), grid={"sigma": [0.0, 0.2], "mu_minus": [0.0, 0.1, 0.3]},
-               chains_per_cell=2, steps=steps, dt=dt, progress=False)  # fmt: skip
+    grid = {"sigma": [0.0, 0.2], "mu_minus": [0.0, 0.1, 0.3]}
+    ds = sweep(CHAIN, Noise(), grid=grid, chains_per_cell=2, steps=steps, dt=dt,
+               average_from=400, progress=False)  # fmt: skip
     bx, by = linear_boundary(ds, "sigma", "mu_minus", points=3)
     # (far, mu_plus) -> (sigma*, mu_plus) -> up along sigma*(mu_minus) for mu_minus > mu_plus
     assert by[0] == by[1] == 0.1 and bx[0] > 0.2
     np.testing.assert_array_equal(by[2:], [0.2, 0.3])
-    for x, mu_minus in zip(bx[2:], by[2:], strict=True):
-        assert x == critical_sigma_mean_field(7, 1.0, 1.0, 0.1, mu_minus, dt, steps, rounds=2)
+    for x, mu_minus in zip(bx[2:], by[2:], strict=True):  # of the time-averaged curve
+        assert x == critical_sigma_mean_field(
+            7, 1.0, 1.0, 0.1, mu_minus, dt, steps, rounds=2, average_from=400
+        )
     assert linear_boundary(ds, "mu_minus", "sigma") is None
     ax = phase_figure(ds)
     assert ax.get_xlabel().startswith("noise") and ax.get_ylabel().startswith("μ₋")
+
+
+def test_langevin_boundary_follows_its_mean_field_and_inertial_has_none():
+    from fastspring.sweep_plot import linear_boundary
+
+    chain = Chain(L=5, k=1.0, y=1.0, mu_plus=0.05, mu_minus=0.05)
+    noise = Noise(0.0, decay=0.001, synchronous=True)
+    steps, dt = 400, 0.05
+    ds = sweep(chain, noise, "langevin", grid={"sigma": [0.0, 0.1], "mu_minus": [0.0, 0.15]},
+               chains_per_cell=2, steps=steps, dt=dt, gamma=2.0, sync_convention="sum",
+               progress=False)  # fmt: skip
+    bx, by = linear_boundary(ds, "sigma", "mu_minus", points=2)
+    assert by[0] == by[1] == 0.05
+    kw = {"rounds": 2, "decay": 0.001, "model": "langevin", "gamma": 2.0, "sync_convention": "sum"}
+    for x, mu_minus in zip(bx[2:], by[2:], strict=True):
+        assert x == critical_sigma_mean_field(5, 1.0, 1.0, 0.05, mu_minus, dt, steps, **kw)
+    grid = {"sigma": [0.0, 0.1], "mu_minus": [0.0, 0.3]}
+    inertial = sweep(chain, Noise(), "inertial", grid=grid, chains_per_cell=1, steps=3, dt=0.1,
+                     progress=False)  # fmt: skip
+    assert linear_boundary(inertial, "sigma", "mu_minus") is None
 
 
 def _cli(argv):
