@@ -12,6 +12,7 @@ import sys
 from dnn import cli as dnn_cli
 
 from . import sweep_cli
+from .errors import FastspringError
 from .params import NOISE_KINDS, Chain, Noise
 
 CHAIN_OPTIONS = {
@@ -33,7 +34,9 @@ def add_chain_noise_options(parser):
     noise.add_argument("--sigma", type=float, default=0.1, help="noise std, >= 0 (default 0.1)")
     noise.add_argument("--noise", choices=NOISE_KINDS, default="gaussian", help="noise kind")
     noise.add_argument("--bound", type=float, help="bound a > 0 for clipped/truncated noise")
-    noise.add_argument("--decay", type=float, default=0.0, help="rate of sigma*exp(-decay t)")
+    noise.add_argument(
+        "--decay", type=float, default=0.0, help="rate of sigma*exp(-decay t) (default 0)"
+    )
     noise.add_argument("--synchronous", action="store_true",
                        help="one draw per chain and step, shared by all blocks")  # fmt: skip
 
@@ -61,7 +64,9 @@ def _add_simulate(subparsers):
     run.add_argument("--seed", type=int, default=0, help="seed in [0, 2**32) (default 0)")
     run.add_argument("--rtol", type=float, help="stop a chain when the relative change <= rtol")
     run.add_argument("--record-every", type=int, help="record every N steps (default ~100 frames)")
-    run.add_argument("--gamma", type=float, help="damping (inertial and langevin models)")
+    run.add_argument(
+        "--gamma", type=float, help="damping (inertial and langevin models; default 1)"
+    )
     out = p.add_argument_group("output")
     out.add_argument("--out", help="write the labelled result to this NetCDF file")
     out.add_argument("--plot", help="write trajectories and the load curve to this PNG")
@@ -136,7 +141,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, TypeError, FileNotFoundError) as err:
+    except (ValueError, TypeError, FileNotFoundError, FastspringError) as err:
         print(f"fastspring {args.command}: error: {err}", file=sys.stderr)
         return 2
 

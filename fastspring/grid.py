@@ -109,9 +109,9 @@ def run_grid(
     ValueError
         Invalid axes or ``batch``; a store with another fingerprint or other axes;
         a cell whose variables differ from the first cell's.
-    RuntimeError
-        Another process is writing ``store`` (:class:`fastspring.store.StoreBusyError`);
-        a finished store is read even then.
+    fastspring.errors.StoreBusyError
+        Another process is writing ``store`` (a ``RuntimeError``); a finished store
+        is read even then.
     TypeError
         A ``fingerprint``, cell result or attribute of an unsupported type.
     """

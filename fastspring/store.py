@@ -47,6 +47,8 @@ import numpy as np
 import xarray as xr
 import zarr
 
+from .errors import StoreBusyError
+
 try:
     import fcntl
 except ImportError:  # Windows: no flock; stores go unlocked there
@@ -396,10 +398,6 @@ class ZarrCells(_Cells):
     def _read(self, name, spec):
         values = self._arrays[name][...]
         return as_text(values) if is_text(spec.dtype) else np.asarray(values)
-
-
-class StoreBusyError(RuntimeError):
-    """Another run is writing the store."""
 
 
 def _finished(path):

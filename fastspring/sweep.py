@@ -339,14 +339,17 @@ def sweep(
     ValueError, TypeError
         An invalid argument or grid point (the message names the parameter and
         the grid point), or a store made with other settings.
-    RuntimeError
-        ``backend="cuda"`` without a GPU.
+    fastspring.errors.GpuUnavailableError
+        ``backend="cuda"`` without a GPU (a ``RuntimeError``).
+    fastspring.errors.StoreBusyError
+        Another process is writing ``store``.
 
     Examples
     --------
-    >>> ds = sweep(Chain(mu_plus=0.1), grid={"sigma": [0.0, 0.1, 0.2],
+    >>> ds = sweep(Chain(mu_plus=0.1), grid={"sigma": [0.0, 0.05, 0.2],
     ...            "mu_minus": [0.1, 0.3]}, chains_per_cell=64, steps=20_000, dt=0.01)
-    >>> ds["cell_c_rel"].sel(mu_minus=0.3)   # concave -> linear -> convex along sigma
+    >>> ds["cell_phase"].sel(mu_minus=0.3).values
+    array(['concave', 'linear', 'convex'], dtype='<U7')
     """
     plan, axes = _plan(
         chain, noise, model, grid, chains_per_cell, steps, dt, seed, backend, average_from,

@@ -1,7 +1,15 @@
 """The command line, end to end in-process."""
 
+import os
+
 import numpy as np
+import pytest
 import xarray as xr
+
+try:
+    import fcntl
+except ImportError:
+    fcntl = None
 
 from fastspring.cli import main
 
@@ -24,3 +32,29 @@ def test_simulate_prints_load_and_writes_files(tmp_path, capsys):
 def test_bad_input_exits_with_message(capsys):
     assert main(["simulate", "--k", "-1"]) == 2
     assert "k must lie in (0, inf)" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(fcntl is None, reason="stores are locked with POSIX flock")
+def test_environment_errors_are_one_line_messages(tmp_path, capsys, monkeypatch):
+    import fastspring.backends.cuda as cuda_backend
+    from fastspring.errors import GpuUnavailableError
+
+    def no_gpu():
+        raise GpuUnavailableError("backend='cuda' needs a CUDA GPU")
+
+    monkeypatch.setattr(cuda_backend, "require_gpu", no_gpu)
+    sweep = ["sweep", "--sigma", "0:0.1:2", "--chains", "2", "--steps", "5", "--no-progress"]
+    assert main([*sweep, "--backend", "cuda"]) == 2
+    assert capsys.readouterr().err == "fastspring sweep: error: backend='cuda' needs a CUDA GPU\n"
+
+    store = tmp_path / "x.zarr"
+    held = os.open(f"{store}.lock", os.O_RDWR | os.O_CREAT)  # another run holds the store
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.write(held, b"4242\n")
+        assert main([*sweep, "--store", str(store)]) == 2
+    finally:
+        os.close(held)
+    err = capsys.readouterr().err
+    assert err.startswith("fastspring sweep: error: store") and err.count("\n") == 1
+    assert "being written by another run (process 4242" in err

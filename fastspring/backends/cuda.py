@@ -28,6 +28,7 @@ import math
 import numpy as np
 from numba import cuda, float64, int64, uint64
 
+from ..errors import GpuUnavailableError
 from ..models import inertial, langevin
 from ..models.friction import TRUNCATED, clip, redraw_truncated
 from ..models.overdamped import block_update
@@ -39,9 +40,9 @@ THREADS = 128
 
 
 def require_gpu():
-    """Raise ``RuntimeError`` unless numba.cuda has a GPU (or its simulator) to run on."""
+    """Raise :class:`~fastspring.errors.GpuUnavailableError` unless numba.cuda can run."""
     if not cuda.is_available():
-        raise RuntimeError(
+        raise GpuUnavailableError(
             "backend='cuda' needs a CUDA GPU, and numba.cuda.is_available() is False here; "
             "use backend='cpu', or set NUMBA_ENABLE_CUDASIM=1 before importing numba to run "
             "the (slow) CUDA simulator"
