@@ -49,8 +49,8 @@ def mobilised_count(L, k, y, mu):
 
     ``m = max{ m <= L : k y > mu m (m + 1) / 2 }`` (``m = 0`` if no ``m >= 1``
     qualifies). For ``mu <= 0`` and ``y > 0`` every block moves. The deepest block
-    starts moving iff ``k y > mu``; block ``L - j`` joins once the ``j + 1`` deeper
-    ones have been pulled, which needs ``k y > mu (j + 1)(j + 2) / 2``.
+    starts moving iff ``k y > mu``; block ``L - j`` joins the ``j`` deeper ones when
+    the ``j + 1`` blocks can all move, which needs ``k y > mu (j + 1)(j + 2) / 2``.
 
     Parameters
     ----------

@@ -395,6 +395,8 @@ def critical_sigma(mu_plus, mu_minus, window, kind="gaussian", bound=None, rule=
     kind : {"gaussian", "clipped", "truncated"}
     bound : float, optional
         Absolute bound of clipped / truncated noise.
+    rule : {"expected_max", "sqrt2log"}
+        How Gaussian noise over ``window`` draws is turned into a bound (see above).
     """
     mu_plus = float(mu_plus)
     mu_minus = float(mu_minus)

@@ -246,6 +246,20 @@ def critical_sigma_mean_field(
     grid; the crossing is then linearly interpolated in ``log sigma``. Cost:
     ``rounds * steps`` vectorised steps.
 
+    Parameters
+    ----------
+    L, k, y, mu_plus, mu_minus : int, float
+        The chain (as in :func:`mean_field_positions`).
+    dt, steps : float, int
+        The run: step and number of steps.
+    kind, bound, decay
+        The noise: "gaussian", "clipped" or "truncated", its bound, and the decay rate
+        of ``sigma exp(-decay t)``.
+    grid, rounds : int
+        Noise levels per search grid, and number of refinements.
+    model, gamma, sync_convention, average_from
+        As in :func:`mean_field_positions`.
+
     Returns
     -------
     float

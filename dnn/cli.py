@@ -32,10 +32,10 @@ def add_commands(subparsers):
     _add_curve(subparsers)
 
 
-def _add_data_options(p):
+def _add_data_options(p, names=NAMES):
     data = p.add_argument_group("data")
     data.add_argument(
-        "--dataset", default="mnist5k", help=f"{' | '.join(NAMES)} (default mnist5k, shipped)"
+        "--dataset", default="mnist5k", help=f"{' | '.join(names)} (default mnist5k, shipped)"
     )
     data.add_argument("--data-root", help="torchvision root holding MNIST/, CIFAR10/ ...")
     data.add_argument(
@@ -43,9 +43,13 @@ def _add_data_options(p):
         action="store_true",
         help="let torchvision download a missing data set into --data-root",
     )
-    data.add_argument("--size", type=int, default=10, help="images resized to SIZE x SIZE")
+    data.add_argument(
+        "--size", type=int, default=10, help="images resized to SIZE x SIZE (default 10)"
+    )
     data.add_argument("--n-train", type=int, help="training samples (default 2560)")
-    data.add_argument("--split-seed", type=int, default=0, help="seed of the train/test split")
+    data.add_argument(
+        "--split-seed", type=int, default=0, help="seed of the train/test split (default 0)"
+    )
 
 
 def _add_train_options(p, exclude=()):
@@ -62,10 +66,12 @@ def _add_train_options(p, exclude=()):
                 f"--{name.replace('_', '-')}",
                 type=kind,
                 default=default,
-                help=f"{text} (default {default})",
+                help=text if default is None else f"{text} (default {default})",
             )
-    train_.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
-    train_.add_argument("--epochs", type=int, help="epochs (default 100; 200 for the lr axis)")
+    train_.add_argument("--optimizer", choices=OPTIMIZERS, default="adam", help="(default adam)")
+    train_.add_argument(
+        "--epochs", type=int, help="epochs (default 100; 200 for dnn-phase --axis lr)"
+    )
     train_.add_argument(
         "--threads",
         type=int,
@@ -83,7 +89,12 @@ def _add_model_options(p):
         help="linear layers of the MLP (default 8) or conv blocks of the CNN (default 7)",
     )
     model.add_argument("--no-batchnorm", action="store_true", help="MLP without BatchNorm")
-    model.add_argument("--init", choices=INITS, default="default", help="weight initialisation")
+    model.add_argument(
+        "--init",
+        choices=INITS,
+        default="default",
+        help="weight initialisation (default: PyTorch's default)",
+    )
 
 
 def _add_phase(subparsers):
@@ -109,7 +120,7 @@ def _add_phase(subparsers):
         "--kind",
         choices=LOADS,
         default="trace_ratio",
-        help="load of the summary and the plot (regression: also recorded)",
+        help="load of the summary and the plot (default trace_ratio; regression: also recorded)",
     )
     run.add_argument(
         "--stack-max-batch",
@@ -228,12 +239,16 @@ def _add_curve(subparsers):
     p.add_argument("--model", choices=MODELS, default="mlp")
     p.add_argument("--alpha", type=float, default=0.0, help="LeakyReLU slope (default 0)")
     p.add_argument("--channels", type=int, default=16, help="CNN channels (default 16)")
-    p.add_argument("--seed", type=int, default=0, help="initialisation and training seed")
-    p.add_argument("--record-every", type=int, default=1, help="record every N epochs")
-    p.add_argument("--kind", choices=LOADS, default="trace_ratio", help="load printed")
+    p.add_argument(
+        "--seed", type=int, default=0, help="initialisation and training seed (default 0)"
+    )
+    p.add_argument("--record-every", type=int, default=1, help="record every N epochs (default 1)")
+    p.add_argument(
+        "--kind", choices=LOADS, default="trace_ratio", help="load printed (default trace_ratio)"
+    )
     _add_train_options(p)
     _add_model_options(p)
-    _add_data_options(p)
+    _add_data_options(p, names=(*NAMES, "orthogonal"))
     p.add_argument("--out", help="write the curves to this NetCDF file")
     p.add_argument("--plot", help="draw the curves over epochs to this image")
     p.set_defaults(func=run_curve)

@@ -5,7 +5,8 @@ the load curve, in order (layer 0 = the input as the network sees it, then one p
 hidden layer; the output logits are not a point). :func:`dnn.features.layer_features`
 reads them with forward hooks.
 
-Reference MLP (paper SM S3 / SPEC section 4), for input ``x`` of dimension ``d_0``::
+Reference MLP (paper SM S3; docs/theory.md, "Deep networks"), for input ``x`` of
+dimension ``d_0``::
 
     h_0 = BN_0(x)
     h_l = Dropout_p( LeakyReLU_alpha( BN_l( W_l h_{l-1} + b_l ) ) ),  l = 1..depth-1

@@ -1,4 +1,4 @@
-"""Stochasticity of training: mini-batch order and label + data noise (SPEC section 4).
+"""Stochasticity of training: mini-batch order and label + data noise (paper SM S3).
 
 Every random draw of a training run except its dropout masks comes from the run's own
 ``torch.Generator``, on the CPU, in a fixed order (per epoch: the permutation; per step:

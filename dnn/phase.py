@@ -1,9 +1,10 @@
 """DNN phase diagrams: a noise axis x LeakyReLU slope x seeds (paper Fig. 1).
 
-Every cell trains one network of the reference setting (SPEC section 4) with one value
-of the noise axis, one slope ``alpha`` and one seed, then records its load curves
-(training and test set, both separation measures), their shape metrics from
-:func:`analysis.load_curve_metrics`, its accuracies and its final training loss.
+Every cell trains one network of the reference setting (paper SM S3; docs/theory.md,
+"Deep networks") with one value of the noise axis, one slope ``alpha`` and one seed,
+then records its load curves (training and test set, both separation measures), their
+shape metrics from :func:`analysis.load_curve_metrics`, its accuracies and its final
+training loss.
 
 The grid runs through :func:`fastspring.grid.run_grid`, so it is resumable from a Zarr
 store and can run on a Dask cluster. Cells with small batches (``batch_size <=

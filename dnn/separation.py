@@ -6,7 +6,7 @@ class sizes ``n_k`` and global mean ``mu``:
     Sigma_b = (1/N) sum_k n_k (mu_k - mu)(mu_k - mu)^T                       (2)
     Sigma_w = (1/N) sum_k sum_{i in k} (x_i - mu_k)(x_i - mu_k)^T            (2)
     D_trace = log( Tr Sigma_w / Tr Sigma_b )                                  (3)
-    D_pinv  = log Tr( Sigma_w Sigma_b^+ )                                     (9)
+    D_pinv  = log Tr( Sigma_w Sigma_b^+ )                                  (SM 9)
 
 All sums run in float64 whatever the feature dtype. Smaller D = better separated.
 

@@ -79,7 +79,7 @@ class Chain:
 
 @dataclass(frozen=True)
 class Noise:
-    """The force noise ``eps = sigma(t) * xi`` (SPEC section 2, "noise options").
+    """The force noise ``eps = sigma(t) * xi`` (docs/theory.md, "Noise options").
 
     Parameters
     ----------

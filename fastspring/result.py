@@ -17,6 +17,13 @@ class SimulationResult:
 
     Attributes
     ----------
+    model : str
+        ``"overdamped"``, ``"inertial"`` or ``"langevin"``.
+    chain : Chain
+    noise : Noise
+    dt : float
+    seed : int
+        The run's arguments.
     x : ndarray, shape (chains, L)
         Final block positions.
     times : ndarray, shape (n_rec,)
@@ -32,6 +39,8 @@ class SimulationResult:
     extras : dict
         Model-specific series, ``name -> (dims, array)`` with dims among
         ``time``, ``chain``, ``block``, e.g. velocities or energies.
+    model_params : dict
+        The model's own parameters (e.g. ``gamma``); empty for the overdamped map.
     """
 
     model: str

@@ -126,8 +126,8 @@ def simulate(
     noise : Noise, optional
         The force noise; ``None`` means no noise.
     model : {"overdamped", "inertial", "langevin"}
-        The dynamics (SPEC section 2: (A) the paper's map, (B) exact stick--slip
-        with inertia, (C) the Langevin variant).
+        The dynamics (docs/theory.md, "The three models"): (A) the paper's map,
+        (B) exact stick--slip with inertia, (C) the Langevin variant.
     dt : float
         Step (the map's eta for the overdamped model), ``dt > 0`` and below
         the model's stability bound (``dt * k < 1/2`` for the overdamped map).

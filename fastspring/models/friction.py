@@ -15,7 +15,7 @@ GAUSSIAN, CLIPPED, TRUNCATED = 0, 1, 2
 
 @device
 def phi(f, mu_plus, mu_minus):
-    """Friction activation (SPEC Eq. for phi): the asymmetric dead zone.
+    """Friction activation (paper Eqs. 5-6, docs/theory.md): the asymmetric dead zone.
 
     ``max(f - mu_plus, 0) + min(f + mu_minus, 0)``, which equals the three-case
     definition bit for bit when ``mu_plus, mu_minus >= 0``.  The two terms are

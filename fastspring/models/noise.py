@@ -24,7 +24,7 @@ def chain_noise(eps, rows, sig, bound, kind, seed, chain, step, given_row, use_g
     Parameters
     ----------
     eps : 1-D float64 array, length >= rows
-        Output: ``clip(sig * z_i, bound)`` (SPEC section 2, noise options).
+        Output: ``clip(sig * z_i, bound)`` (docs/theory.md, "Noise options").
     rows : int
         Number of draws: ``L``, or 1 for synchronous noise.
     sig : float
