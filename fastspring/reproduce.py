@@ -136,7 +136,7 @@ def spring_regimes(out: Path, quick: bool) -> Panel:
     ax.semilogx(ds.sigma, ds["scan_c_rel"], "o-", color="C3", label="measured")
     ax.axhline(0, color="0.5", lw=1)
     ax.axvline(ds.attrs["sigma_linear_measured"], color="C3", ls=":", label="measured crossing")
-    ax.axvline(sigma_pred, color="k", ls="--", label="predicted (mean-field map)")
+    ax.axvline(sigma_pred, color="k", ls="--", label="predicted (mean field)")
     ax.axvline(sigma_window, color="0.5", ls="-.", label="expected-max rule")
     ax.set_xlabel(r"noise $\sigma$")
     ax.set_ylabel("scale-free curvature (> 0 convex)")

@@ -19,7 +19,7 @@ follow the sweep's noise kind, decay and convention, and its time average
 (``average_from``).  Measured against the simulators
 (``benchmarks/check_phase_transition.py``, see ``benchmarks/RESULTS.md``): the
 overdamped crossing within about 1 %, the Langevin one within 3 % for
-``mu_minus <= 2 mu_plus`` and 13 % too high at ``mu_minus = 3 mu_plus`` (the
+``mu_minus <= 2 mu_plus`` and 10-15 % too high at ``mu_minus = 3 mu_plus`` (in the
 paper's reference setting).  No line is drawn for the inertial model: its white-noise
 limit (the Langevin mean field with intensity ``sigma sqrt(dt)``) and its overdamped
 limit (the map with step ``dt / gamma``) both put the crossing 1.5 to 2 times too low
@@ -164,7 +164,7 @@ def phase_figure(ds, x=None, y=None, *, variable="cell_c_rel", ax=None, title=No
         y,
         ax=ax,
         boundary=boundary,
-        boundary_label="predicted linear (mean-field map)",
+        boundary_label="predicted linear (mean field)",
         title=_title(ds) if title is None else title,
         cbar_ends=("concave", "convex"),
         vmax=vmax,
