@@ -268,6 +268,8 @@ def critical_sigma_mean_field(
         ``mu_minus < mu_plus``).
     """
     _check_model(model, gamma, sync_convention)
+    if int(rounds) != rounds or rounds < 1 or int(grid) != grid or grid < 2:
+        raise ValueError(f"rounds >= 1 and grid >= 2 must be integers, got {rounds}, {grid}")
     if mu_minus < mu_plus:
         return math.nan
     if mu_plus == 0.0:

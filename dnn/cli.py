@@ -26,6 +26,26 @@ from .separation import KINDS
 from .train import OPTIMIZERS, TrainConfig, train
 
 
+def _int_at_least(low):
+    """An argparse type: an integer ``>= low`` (argparse names the option in its error)."""
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {low}"
+    return parse
+
+
+positive_int = _int_at_least(1)
+nonnegative_int = _int_at_least(0)
+
+
 def add_commands(subparsers):
     """Add ``dnn-phase`` and ``dnn-curve`` to an argparse ``subparsers`` object."""
     _add_phase(subparsers)
@@ -44,11 +64,14 @@ def _add_data_options(p, names=NAMES):
         help="let torchvision download a missing data set into --data-root",
     )
     data.add_argument(
-        "--size", type=int, default=10, help="images resized to SIZE x SIZE (default 10)"
+        "--size", type=positive_int, default=10, help="images resized to SIZE x SIZE (default 10)"
     )
-    data.add_argument("--n-train", type=int, help="training samples (default 2560)")
+    data.add_argument("--n-train", type=positive_int, help="training samples (default 2560)")
     data.add_argument(
-        "--split-seed", type=int, default=0, help="seed of the train/test split (default 0)"
+        "--split-seed",
+        type=nonnegative_int,
+        default=0,
+        help="seed of the train/test split (default 0)",
     )
 
 
@@ -70,11 +93,11 @@ def _add_train_options(p, exclude=()):
             )
     train_.add_argument("--optimizer", choices=OPTIMIZERS, default="adam", help="(default adam)")
     train_.add_argument(
-        "--epochs", type=int, help="epochs (default 100; 200 for dnn-phase --axis lr)"
+        "--epochs", type=positive_int, help="epochs (default 100; 200 for dnn-phase --axis lr)"
     )
     train_.add_argument(
         "--threads",
-        type=int,
+        type=positive_int,
         help="torch threads per training (dnn-phase default 1 per worker; "
         "dnn-curve default: torch's choice)",
     )
@@ -82,10 +105,12 @@ def _add_train_options(p, exclude=()):
 
 def _add_model_options(p):
     model = p.add_argument_group("model (MLP of the paper unless said otherwise)")
-    model.add_argument("--width", type=int, default=100, help="hidden width (default 100)")
+    model.add_argument(
+        "--width", type=positive_int, default=100, help="hidden width (default 100)"
+    )
     model.add_argument(
         "--depth",
-        type=int,
+        type=positive_int,
         help="linear layers of the MLP (default 8) or conv blocks of the CNN (default 7)",
     )
     model.add_argument("--no-batchnorm", action="store_true", help="MLP without BatchNorm")
@@ -124,13 +149,13 @@ def _add_phase(subparsers):
     )
     run.add_argument(
         "--stack-max-batch",
-        type=int,
+        type=nonnegative_int,
         default=STACK_MAX_BATCH,
         help=f"train batch sizes up to this in stacks (default {STACK_MAX_BATCH})",
     )
     run.add_argument(
         "--stack-rows",
-        type=int,
+        type=positive_int,
         default=STACK_ROWS,
         help=f"networks x batch size per stack at most, on the CPU (default {STACK_ROWS})",
     )
@@ -139,7 +164,7 @@ def _add_phase(subparsers):
     run.add_argument("--scheduler", help="address of a Dask scheduler to run the cells on")
     run.add_argument(
         "--workers",
-        type=int,
+        type=positive_int,
         default=os.cpu_count(),
         help="train in this many local processes (a Dask LocalCluster; default: "
         "one per CPU core; 1 = in this process)",
@@ -238,11 +263,16 @@ def _add_curve(subparsers):
     )
     p.add_argument("--model", choices=MODELS, default="mlp")
     p.add_argument("--alpha", type=float, default=0.0, help="LeakyReLU slope (default 0)")
-    p.add_argument("--channels", type=int, default=16, help="CNN channels (default 16)")
+    p.add_argument("--channels", type=positive_int, default=16, help="CNN channels (default 16)")
     p.add_argument(
-        "--seed", type=int, default=0, help="initialisation and training seed (default 0)"
+        "--seed",
+        type=nonnegative_int,
+        default=0,
+        help="initialisation and training seed (default 0)",
     )
-    p.add_argument("--record-every", type=int, default=1, help="record every N epochs (default 1)")
+    p.add_argument(
+        "--record-every", type=positive_int, default=1, help="record every N epochs (default 1)"
+    )
     p.add_argument(
         "--kind", choices=LOADS, default="trace_ratio", help="load printed (default trace_ratio)"
     )

@@ -122,6 +122,8 @@ class MLP(nn.Module):
         super().__init__()
         if depth < 2:
             raise ValueError(f"depth={depth}: an MLP needs at least 2 linear layers")
+        if int(width) != width or width < 1:
+            raise ValueError(f"width={width}: must be an integer >= 1")
         if init not in INITS:
             raise ValueError(f"init={init!r}: choose one of {', '.join(INITS)}")
         self.alpha = check_alpha(alpha)
@@ -190,6 +192,8 @@ class CNN(nn.Module):
             raise ValueError(f"shape={shape}: the CNN pools by 2, so H and W must be even")
         if depth < 1:
             raise ValueError(f"depth={depth}: need at least one convolutional block")
+        if int(channels) != channels or channels < 1:
+            raise ValueError(f"channels={channels}: must be an integer >= 1")
         self.shape = tuple(shape)
         self.alpha = check_alpha(alpha)
         self.input_norm = nn.BatchNorm2d(c)

@@ -13,6 +13,7 @@ from the previous epoch. The epoch loss is the sample-weighted mean of the step 
 with the noisy labels and inputs the steps saw.
 """
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,8 +61,8 @@ class TrainConfig:
     def __post_init__(self):
         if int(self.epochs) != self.epochs or self.epochs < 1:
             raise ValueError(f"epochs={self.epochs}: must be a positive integer")
-        if not self.lr > 0:
-            raise ValueError(f"lr={self.lr}: must be positive")
+        if not 0 < self.lr < math.inf:
+            raise ValueError(f"lr={self.lr}: must be a finite number > 0")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(
                 f"optimizer={self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}"

@@ -141,7 +141,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, TypeError, FileNotFoundError, FastspringError) as err:
+    except (ValueError, TypeError, OSError, FastspringError) as err:
         print(f"fastspring {args.command}: error: {err}", file=sys.stderr)
         return 2
 

@@ -344,7 +344,12 @@ class ZarrCells(_Cells):
     """
 
     def __init__(self, path, axes, fingerprint):
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"store must be a path (str or os.PathLike), got {path!r}")
         self.path = os.fspath(path)
+        if not self.path.strip():
+            # zarr would take "" for the current folder and clear it
+            raise ValueError(f"store must be a non-empty path, got {path!r}")
         try:
             self._lock = _StoreLock(self.path)
         except StoreBusyError:

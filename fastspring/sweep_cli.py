@@ -17,6 +17,7 @@ Example::
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 
@@ -129,7 +130,7 @@ def _scalar(text, kind):
         return text.lower() in ("true", "1")
     if kind is int:
         value = float(text)
-        if value != round(value):
+        if not math.isfinite(value) or value != round(value):
             raise ValueError("expected a whole number")
         return int(value)
     return kind(text)

@@ -442,3 +442,15 @@ def test_a_client_factory_is_entered_only_when_cells_are_missing(client, tmp_pat
     local = run_grid(toy_cell, AXES, fingerprint=FINGERPRINT, progress=False)
     xr.testing.assert_identical(without_run_attrs(again), without_run_attrs(local))
     xr.testing.assert_identical(without_run_attrs(first), without_run_attrs(local))
+
+
+@pytest.mark.parametrize("store", ["", "  "])
+def test_an_empty_store_path_is_refused_and_touches_nothing(tmp_path, monkeypatch, store):
+    """zarr reads "" as the current folder and would clear it."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "precious.txt").write_text("keep me")
+    with pytest.raises(ValueError, match="store must be a non-empty path"):
+        run_grid(toy_cell, AXES, fingerprint=FINGERPRINT, store=store, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["precious.txt"]
+    with pytest.raises(TypeError, match="store must be a path"):
+        run_grid(toy_cell, AXES, fingerprint=FINGERPRINT, store=123, progress=False)

@@ -85,6 +85,7 @@ def test_dropout_draws_from_its_mask_source():
         ({"dropout": 1.0}, "dropout=1.0"),
         ({"init": "xavier"}, "init='xavier'"),
         ({"depth": 1}, "depth=1"),
+        ({"width": 0}, "width=0: must be an integer >= 1"),
     ],
 )
 def test_invalid_options_name_the_parameter(kwargs, match):

@@ -174,6 +174,22 @@ def test_cli_rejects_bad_values():
         args.func(args)
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["dnn-curve", "--epochs", "0"], "argument --epochs: must be an integer >= 1, got 0"),
+        (["dnn-curve", "--width", "-1"], "argument --width: must be an integer >= 1, got -1"),
+        (["dnn-curve", "--split-seed", "-1"], "argument --split-seed: must be an integer >= 0"),
+        (["dnn-phase", "--axis", "lr", "--workers", "0"], "argument --workers: must be"),
+    ],
+)
+def test_cli_refuses_counts_out_of_range_instead_of_using_defaults(argv, message, capsys):
+    """Counts of 0 once fell back to the defaults (``args.epochs or 100``) silently."""
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(argv)
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
 def _worker_malloc_trim():
     import os
 

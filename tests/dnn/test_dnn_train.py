@@ -92,6 +92,7 @@ def test_in_place_activations_train_bit_for_bit_like_out_of_place_ones(small_dat
     [
         ({"epochs": 0}, "epochs=0"),
         ({"lr": 0.0}, "lr=0.0"),
+        ({"lr": float("inf")}, "lr=inf: must be a finite number"),
         ({"optimizer": "rmsprop"}, "optimizer='rmsprop'.*adam, sgd"),
         ({"batch_size": 1}, "batch_size=1"),
         ({"label_noise": 1.2}, "label_noise=1.2"),
