@@ -196,12 +196,17 @@ def mean_drift(F, mu_plus, mu_minus, noise):
     ndarray or float
     """
     sigma, kind, bound, _ = _noise_params(noise)
+    return _mean_drift(F, mu_plus, mu_minus, sigma, kind, bound)[()]
+
+
+def _mean_drift(F, mu_plus, mu_minus, sigma, kind, bound):
+    """:func:`mean_drift` for unpacked noise; ``sigma`` may be an array broadcast with ``F``."""
     F = np.asarray(F, dtype=float)
     mu_plus = np.asarray(mu_plus, dtype=float)
     mu_minus = np.asarray(mu_minus, dtype=float)
     m = 0.5 * (mu_plus + mu_minus)
     h = F - 0.5 * (mu_plus - mu_minus)
-    return (_stop_loss(m - h, sigma, kind, bound) - _stop_loss(m + h, sigma, kind, bound))[()]
+    return _stop_loss(m - h, sigma, kind, bound) - _stop_loss(m + h, sigma, kind, bound)
 
 
 # ------------------------------------------------------------- effective friction

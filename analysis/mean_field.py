@@ -33,7 +33,6 @@ with the simulated one to 0.2-1.2 %, while the expected-maximum rule of
 :func:`analysis.critical_sigma` was low by a factor 1.5 to 8.4; see that script for
 the Langevin variant. What sets the finite-time state is mostly the elapsed time
 ``T dt`` (the drift has to carry the chain), not the number of draws ``T``.
-
 """
 
 import math
@@ -42,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from .friction import _noise_params, _stop_loss, critical_sigma
+from .friction import _mean_drift, _noise_params, critical_sigma
 from .loads import load_curve, load_curve_metrics
 
 __all__ = ["critical_sigma_mean_field", "langevin_drift", "mean_field_positions"]
@@ -85,13 +84,17 @@ def langevin_drift(F, mu_plus, mu_minus, gamma, intensity):
     -------
     ndarray or float
     """
-    if not (math.isfinite(gamma) and gamma > 0):
-        raise ValueError(f"gamma must be a finite number > 0, got {gamma}")
+    _check_gamma(gamma)
+    if np.any(np.asarray(intensity) < 0):
+        raise ValueError("the noise intensity must be >= 0")
+    return _langevin_drift(F, mu_plus, mu_minus, gamma, intensity)[()]
+
+
+def _langevin_drift(F, mu_plus, mu_minus, gamma, intensity):
+    """:func:`langevin_drift` without the argument checks (the mean-field loop's)."""
     F, mu_plus, mu_minus, s = np.broadcast_arrays(
         *(np.asarray(v, dtype=float) for v in (F, mu_plus, mu_minus, intensity))
     )
-    if np.any(s < 0):
-        raise ValueError("the noise intensity must be >= 0")
     a_plus = (F - mu_plus) / gamma
     a_minus = (F + mu_minus) / gamma
     quiet = s == 0.0
@@ -109,7 +112,7 @@ def langevin_drift(F, mu_plus, mu_minus, gamma, intensity):
         )
     noisy = a_plus + (a_minus - a_plus) * left
     still = np.maximum(a_plus, 0.0) + np.minimum(a_minus, 0.0)
-    return np.where(quiet, still, noisy)[()]
+    return np.where(quiet, still, noisy)
 
 
 def _noise_std(sigma, kind, bound):
@@ -135,8 +138,18 @@ def _check_model(model, gamma, sync_convention):
         raise ValueError(
             f"sync_convention={sync_convention!r}: choose one of {', '.join(SYNC_CONVENTIONS)}"
         )
-    if model == "langevin" and not (math.isfinite(gamma) and gamma > 0):
+    if model == "langevin":
+        _check_gamma(gamma)
+
+
+def _check_gamma(gamma):
+    if not (math.isfinite(gamma) and gamma > 0):
         raise ValueError(f"gamma must be a finite number > 0, got {gamma}")
+
+
+def _velocity_scale(L, sync_convention):
+    """How many times ``sigma`` the velocity noise of a block is (the "sum" convention)."""
+    return math.sqrt(L) if sync_convention == "sum" else 1.0
 
 
 def mean_field_positions(
@@ -201,9 +214,7 @@ def mean_field_positions(
     sig = np.atleast_1d(np.asarray(sigma if single else sigmas, dtype=float))[:, None]
     if np.any(sig < 0):
         raise ValueError("noise levels must be >= 0")
-    m = 0.5 * (mu_plus + mu_minus)
-    c = 0.5 * (mu_plus - mu_minus)
-    scale = math.sqrt(L) if sync_convention == "sum" else 1.0
+    scale = _velocity_scale(L, sync_convention)
     x = np.zeros((sig.shape[0], L + 2))
     x[:, -1] = y
     total = np.zeros_like(x)
@@ -212,12 +223,9 @@ def mean_field_positions(
         force = k * (x[:, 2:] - 2.0 * x[:, 1:-1] + x[:, :-2])
         if model == "langevin":
             s = scale * _noise_std(sig_n, kind, bound)
-            x[:, 1:-1] += dt * langevin_drift(force, mu_plus, mu_minus, gamma, s)
+            x[:, 1:-1] += dt * _langevin_drift(force, mu_plus, mu_minus, gamma, s)
         else:
-            h = force - c
-            x[:, 1:-1] += dt * (
-                _stop_loss(m - h, sig_n, kind, bound) - _stop_loss(m + h, sig_n, kind, bound)
-            )
+            x[:, 1:-1] += dt * _mean_drift(force, mu_plus, mu_minus, sig_n, kind, bound)
         if n >= start:
             total += x
     out = x[:, 1:-1] if average_from is None else total[:, 1:-1] / (steps - start)
@@ -276,8 +284,7 @@ def critical_sigma_mean_field(
         return 0.0
     if model == "langevin":
         # the velocity noise's spread tau = s / sqrt(2 gamma) against mu_plus / gamma
-        scale = math.sqrt(L) if sync_convention == "sum" else 1.0
-        guess = mu_plus * math.sqrt(2.0 / gamma) / scale
+        guess = mu_plus * math.sqrt(2.0 / gamma) / _velocity_scale(L, sync_convention)
     else:
         guess = critical_sigma(mu_plus, mu_minus, window=max(int(steps), 2))
     lo, hi = guess / 64.0, guess * 64.0
