@@ -107,7 +107,18 @@ class SimulationResult:
         data.update(self.extras)
         attrs = {"model": self.model, "dt": self.dt, "seed": self.seed}
         attrs.update({f"chain_{k}": v for k, v in asdict(self.chain).items()})
-        for k, v in asdict(self.noise).items():
-            attrs[f"noise_{k}"] = "none" if v is None else (int(v) if isinstance(v, bool) else v)
+        attrs.update({f"noise_{k}": to_attr(v) for k, v in asdict(self.noise).items()})
         attrs.update(self.model_params)
         return xr.Dataset(data, coords=coords, attrs=attrs)
+
+
+def to_attr(value):
+    """An attribute value storable in Zarr/NetCDF: None as "none", bool as int."""
+    if value is None:
+        return "none"
+    return int(value) if isinstance(value, bool) else value
+
+
+def from_attr(value):
+    """The value :func:`to_attr` stored ("none" back to None)."""
+    return None if isinstance(value, str) and value == "none" else value

@@ -39,6 +39,7 @@ from .backends import cpu
 from .grid import canonical_fingerprint, check_axes, run_grid
 from .models import get_model
 from .params import Chain, Noise, check_int, check_real
+from .result import to_attr
 from .simulation import check_model_inputs, make_settings
 from .store import CELL_DIM
 
@@ -215,13 +216,13 @@ class SweepPlan:
             ("noise", self.noise, NOISE_FIELDS),
         ):
             for name, value in _fixed_fields(obj, names, self.axes).items():
-                attrs[f"{prefix}_{name}"] = _attr(value)
+                attrs[f"{prefix}_{name}"] = to_attr(value)
         for name, value in self.model_params.items():
             if name not in self.axes:
                 attrs[name] = value
         attrs.update(
-            average_from=_attr(self.average_from),
-            rtol=_attr(self.rtol),
+            average_from=to_attr(self.average_from),
+            rtol=to_attr(self.rtol),
             phase_tol=self.tol,
             metrics_from="load_mean" if self.averaged else "load",
         )
@@ -230,13 +231,6 @@ class SweepPlan:
 
 def _fixed_fields(obj, names, axes):
     return {name: getattr(obj, name) for name in names if name not in axes}
-
-
-def _attr(value):
-    """An attribute value storable in Zarr/NetCDF: None as "none", bool as int."""
-    if value is None:
-        return "none"
-    return int(value) if isinstance(value, bool) else value
 
 
 def sweep(

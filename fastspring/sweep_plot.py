@@ -35,6 +35,7 @@ import numpy as np
 from analysis import critical_sigma_mean_field
 
 from .plots import phase_diagram
+from .result import from_attr
 
 #: axes that measure the noise, in order of preference for the horizontal axis
 NOISE_AXES = ("sigma", "bound", "decay")
@@ -86,14 +87,14 @@ def linear_boundary(ds, x, y, *, points=6):
     ys = np.linspace(lo, hi, points)
     frictions = [(other, v) if y == "mu_minus" else (v, other) for v in ys]
     chain = a["chain_L"], a["chain_k"], a["chain_y"]
-    averaged = a.get("average_from", "none")
+    averaged = from_attr(a.get("average_from"))
     options = {
         "kind": a.get("noise_kind", "gaussian"),
-        "bound": None if a["noise_bound"] == "none" else a["noise_bound"],
+        "bound": from_attr(a["noise_bound"]),
         "rounds": 2,
         "decay": float(a["noise_decay"]),
         "model": model,
-        "average_from": None if averaged == "none" else int(averaged),
+        "average_from": None if averaged is None else int(averaged),
         **{name: a[name] for name in _MODEL_ATTRS[model]},
     }
     sig = np.array(
