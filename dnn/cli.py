@@ -38,7 +38,6 @@ def _int_at_least(low):
             raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {value}")
         return value
 
-    parse.__name__ = f"integer >= {low}"
     return parse
 
 
