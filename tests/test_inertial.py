@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
-from scipy.integrate import solve_ivp
+from scipy.integrate import quad, solve_ivp
 
 from fastspring import Chain, Noise, simulate
+from fastspring.models.inertial import propagator
 from fastspring.rng import standard_normal
+from tests.reference.chain import forces
 from tests.reference.stick_slip import event_driven, linear_chain, single_block
 
 
@@ -23,15 +25,6 @@ def ledger_gap(res):
     e = energy(res)
     work = {name: res.extras[f"work_{name}"][1] for name in ("damping", "friction", "noise")}
     return e[0] - e - work["damping"] - work["friction"] + work["noise"]
-
-
-def forces(x, chain):
-    full = np.concatenate(
-        [np.zeros(x.shape[:-1] + (1,)), x, np.full(x.shape[:-1] + (1,), chain.y)], axis=-1
-    )
-    return chain.k * (full[..., 2:] - full[..., 1:-1]) - chain.k * (
-        full[..., 1:-1] - full[..., :-2]
-    )
 
 
 SINGLE = [
@@ -109,6 +102,31 @@ def test_frictionless_chain_matches_matrix_exponential(gamma):
     np.testing.assert_allclose(res.extras["v"][1][:, 0], v, rtol=0, atol=1e-10)
 
 
+@given(st.floats(-14.0, 2.0), st.floats(0.0, 6.0), st.floats(-4.0, 0.7))
+def test_propagator_q_is_the_integral_of_w(log_om2, gamma, log_tau):
+    """Every branch (series, oscillatory, critical, both overdamped forms) of q = int w."""
+    om2, tau = 10.0**log_om2, 10.0**log_tau
+    q, w, _ = propagator(om2, gamma, tau)
+    integral = quad(lambda s: propagator(om2, gamma, s)[1], 0.0, tau, epsabs=0, epsrel=1e-13)[0]
+    assert q == pytest.approx(integral, rel=1e-12, abs=1e-14 * tau * tau)  # (q ~ tau^2 / 2)
+
+
+@given(st.floats(-15.0, -3.0), st.floats(0.0, 5.0), st.floats(0.01, 0.5), st.floats(-1.0, 1.0))
+def test_weak_springs_lose_no_precision(log_k, gamma, dt, G):
+    """One frictionless block under an almost constant force G moves G (gamma dt - 1 +
+    exp(-gamma dt)) / gamma^2 in a step; the distance to the spring's equilibrium (G / k)
+    must not enter the arithmetic (it cost 8 % at k = 1e-12 before)."""
+    k = 10.0**log_k
+    res = simulate(Chain(1, k, G / k, 0.0, 0.0), model="inertial", gamma=gamma, dt=dt,
+                   steps=1, record_every=1)  # fmt: skip
+    g = gamma * dt
+    # (g + expm1(-g)) / g^2 by its series where the closed form would cancel
+    series = 0.5 - g / 6 + g**2 / 24 - g**3 / 120 + g**4 / 720
+    exact = G * dt * dt * (series if g < 1e-2 else (g + math.expm1(-g)) / (g * g))
+    # the spring changes the force by 2 k x during the step: relative O(k dt^2)
+    assert res.trajectory[1, 0, 0] == pytest.approx(exact, rel=1e-12 + 2 * k * dt * dt)
+
+
 @pytest.mark.parametrize(
     ("chain", "gamma", "sigma"),
     [
@@ -157,7 +175,7 @@ def test_noiseless_energy_and_static_invariant(L, k, y, mu_plus, mu_minus, gamma
     assert np.all(np.diff(e) <= 1e-12 * e0)
     assert np.max(np.abs(ledger_gap(res))) <= 1e-9 * e0
     # blocks at rest after an interval (v == 0 exactly: stuck) are held by static friction
-    f = forces(res.trajectory[1:, 0], chain)
+    f = forces(res.trajectory[1:, 0], chain.k, chain.y)
     stuck = res.extras["v"][1][1:, 0] == 0.0
     assert np.all(f[stuck] <= mu_plus + 1e-12) and np.all(f[stuck] >= -mu_minus - 1e-12)
 
@@ -169,7 +187,7 @@ def test_chain_comes_to_rest_and_stuck_blocks_do_not_move():
     rest = 1 + np.flatnonzero(np.all(v[1:] == 0.0, axis=1))[0]
     assert rest < 400 and np.all(v[rest:] == 0.0)
     assert np.all(res.trajectory[rest:, 0] == res.trajectory[-1, 0])  # frozen to the bit
-    f = forces(res.x[0], chain)
+    f = forces(res.x[0], chain.k, chain.y)
     assert np.all(f <= chain.mu_plus + 1e-12) and np.all(f >= -chain.mu_minus - 1e-12)
     assert np.all(res.extras["sticks"][1] >= 1)
 
@@ -238,7 +256,7 @@ def test_large_gamma_approaches_overdamped_continuum():
     chain = Chain(4, 1.0, 3.0, 0.1, 0.2)
 
     def rhs(_, x):
-        f = forces(x, chain)
+        f = forces(x, chain.k, chain.y)
         return np.maximum(f - chain.mu_plus, 0) + np.minimum(f + chain.mu_minus, 0)
 
     s = np.linspace(0, 6, 61)

@@ -30,21 +30,27 @@ sines, the same for every ``k`` and ``gamma``:
           omega_j^2 = k lambda_j,  lambda_j = 4 sin^2(j pi / (2(m+1))).
 
 In modal coordinates ``z = S (x - x*)`` (``x*`` the run's equilibrium) each
-mode is a damped oscillator ``z'' + gamma z' + omega^2 z = 0`` with the exact
-solution
+mode is a damped oscillator ``z'' + gamma z' + omega^2 z = 0``. Written as the
+change from the segment start, with the modal force ``A = S (a + gamma v)``
+(``a = x''`` at the start: the force residual, so ``z(0) = -A / omega^2``), the
+exact solution is
 
-    (B5)  z(tau)  = z(0) u(tau) + z'(0) w(tau),
-          z'(tau) = -omega^2 z(0) w(tau) + z'(0) w'(tau),
+    (B5)  z(tau)  - z(0)  = A q(tau) + z'(0) w(tau),
+          z'(tau) - z'(0) = A w(tau) + z'(0) (w'(tau) - 1),
 
-``w`` the solution with ``w(0) = 0, w'(0) = 1`` and ``u = w' + gamma w``
+``w`` the solution with ``w(0) = 0, w'(0) = 1`` and ``q = int_0^tau w``
 (:func:`propagator`; oscillatory, critical and overdamped cases, free of
-overflow for any ``gamma >= 0``).  The distance to equilibrium comes from the
-force residual without cancellation,
+overflow for any ``gamma >= 0``).  Neither needs the distance to equilibrium
+``z(0)``, which is huge for a slow mode (weak springs, long runs): the form
+``z(0) (u - 1)`` with ``u = w' + gamma w`` loses ``eps / (omega tau)^2`` of
+the step to cancellation (8 % at ``omega^2 tau^2 = 1e-15``).  ``q`` itself is a
+power series when ``tau`` is short against every time scale, and closed forms
+without cancellation otherwise.
 
-    (B6)  z(0) = -S (a + gamma v) / omega^2,   a = x'' at the segment start,
+    (B6)  positions advance as ``x(tau) = x(0) + S (z(tau) - z(0))`` (likewise
+          ``v``),
 
-and positions advance as ``x(tau) = x(0) + S (z(tau) - z(0))`` (likewise
-``v``), so a run is advanced by two sine transforms and, for a whole
+so a run is advanced by two sine transforms and, for a whole
 interval, propagators cached per run length.  Stuck blocks are never written:
 their position and zero velocity are unchanged to the bit.
 
@@ -123,7 +129,7 @@ from .noise import step_noise
 
 # rows of the float scratch ``work``
 X, V, DIR, EPS = 0, 1, 2, 3  # state: position, velocity, direction (-1, 0 stuck, +1), noise
-Z, ZP, OM2 = 4, 5, 6  # modal displacement and velocity at the segment start, omega^2
+FM, ZP, OM2 = 4, 5, 6  # modal force and velocity at the segment start, omega^2
 DZ, DZP, TMP = 7, 8, 9  # scratch for transforms
 XT, VT = 10, 11  # positions and velocities at a trial time
 XOLD = 12  # positions at the start of the interval (for the stop rule)
@@ -185,33 +191,64 @@ def mode_tables(L):
     return sines, unit_eig
 
 
+#: below this ``tau max(gamma, omega)`` the propagator's ``q`` is a power series
+SERIES_LIMIT = 0.25
+#: terms of that series (the last one is below 1e-17 of the sum)
+SERIES_TERMS = 18
+
+
+@device
+def _phi1(z):
+    """``(e^z - 1) / z``, 1 at 0."""
+    return math.expm1(z) / z if z != 0.0 else 1.0
+
+
 @device
 def propagator(om2, gamma, tau):
-    """``(u, w, w')`` of (B5) for one mode, ``omega^2 = om2 > 0``, ``gamma >= 0``.
+    """``(q, w, w')`` of (B5) for one mode, ``omega^2 = om2 > 0``, ``gamma >= 0``.
 
     ``w`` solves ``w'' + gamma w' + om2 w = 0`` with ``w(0) = 0, w'(0) = 1``;
-    ``u = w' + gamma w``.  Oscillatory modes use ``exp(-gamma tau/2)`` times
+    ``q = int_0^tau w``.  Oscillatory modes use ``exp(-gamma tau/2)`` times
     ``cos`` and ``sin(beta tau)/beta``; overdamped modes the two real roots
     ``r1 = -om2/(gamma/2 + b)`` (the slow one, without cancellation) and
     ``r2 = -gamma/2 - b`` with ``w = e^{r1 tau} (1 - e^{-2 b tau})/(2 b)``
     through ``expm1``, so nothing overflows and both branches meet smoothly at
-    critical damping.
+    critical damping.  ``q``: the Taylor series of ``q'' + gamma q' + om2 q = 1``
+    while ``tau max(gamma, omega) < 1/4``; else ``(1 - u) / om2`` (``u = w' +
+    gamma w``, then ``om2 tau^2 > 0.01``), except for overdamped modes with
+    ``b >= gamma / 4``, where ``q = tau (phi1(r1 tau) - phi1(r2 tau)) / (2 b)``.
     """
     half = 0.5 * gamma
     disc = half * half - om2
+    b = 0.0  # sqrt(disc) for overdamped modes
     if disc < 0.0:
         beta = math.sqrt(-disc)
         decay = math.exp(-half * tau)
         s = decay * (math.sin(beta * tau) / beta)
         c = decay * math.cos(beta * tau)
-        return c + half * s, s, c - half * s
-    if disc == 0.0:
+        u, w, wp = c + half * s, s, c - half * s
+    elif disc == 0.0:
         decay = math.exp(-half * tau)
-        return decay * (1.0 + half * tau), decay * tau, decay * (1.0 - half * tau)
-    b = math.sqrt(disc)
-    r1 = -om2 / (half + b)
-    w = math.exp(r1 * tau) * (-math.expm1(-2.0 * b * tau)) / (2.0 * b)
-    return math.exp(r1 * tau) - r1 * w, w, math.exp(-(half + b) * tau) + r1 * w
+        u, w, wp = decay * (1.0 + half * tau), decay * tau, decay * (1.0 - half * tau)
+    else:
+        b = math.sqrt(disc)
+        r1 = -om2 / (half + b)
+        w = math.exp(r1 * tau) * (-math.expm1(-2.0 * b * tau)) / (2.0 * b)
+        u, wp = math.exp(r1 * tau) - r1 * w, math.exp(-(half + b) * tau) + r1 * w
+    g, o = gamma * tau, om2 * tau * tau
+    if max(g * g, o) < SERIES_LIMIT * SERIES_LIMIT:
+        # q = sum of t_n = c_n tau^n, (n+2)(n+1) c_(n+2) + gamma (n+1) c_(n+1) + om2 c_n = [n = 0]
+        before, last = 0.0, 0.5 * tau * tau
+        q = last
+        for n in range(1, SERIES_TERMS):
+            term = -(g * (n + 1) * last + o * before) / ((n + 2) * (n + 1))
+            q += term
+            before, last = last, term
+    elif b > 0.0 and b >= 0.5 * half:
+        q = tau * (_phi1(-om2 / (half + b) * tau) - _phi1(-(half + b) * tau)) / (2.0 * b)
+    else:
+        q = (1.0 - u) / om2
+    return q, w, wp
 
 
 @jit
@@ -224,8 +261,8 @@ def fill_interval_cache(cache, unit_eig, k, gamma, dt):
     """
     for m in range(1, cache.shape[0]):
         for j in range(1, m + 1):
-            u, w, wp = propagator(k * unit_eig[m, j], gamma, dt)
-            cache[m, j, 0] = u
+            q, w, wp = propagator(k * unit_eig[m, j], gamma, dt)
+            cache[m, j, 0] = q
             cache[m, j, 1] = w
             cache[m, j, 2] = wp
 
@@ -295,13 +332,10 @@ def modal_setup(work, lo, hi, k, gamma, sines, unit_eig):
     m = hi - lo + 1
     for i in range(lo, hi + 1):
         work[TMP, i] = work[SEG + D2, i] + gamma * work[V, i]
-    sine_transform(work, TMP, DZ, lo, m, sines)
+    sine_transform(work, TMP, FM, lo, m, sines)
     sine_transform(work, V, ZP, lo, m, sines)
     for j in range(1, m + 1):
-        i = lo + j - 1
-        om2 = k * unit_eig[m, j]
-        work[OM2, i] = om2
-        work[Z, i] = -work[DZ, i] / om2
+        work[OM2, lo + j - 1] = k * unit_eig[m, j]
 
 
 @jit
@@ -318,15 +352,16 @@ def advance_run(work, lo, hi, tau, gamma, mu_plus, mu_minus, sines, cache, use_c
     for j in range(1, m + 1):
         i = lo + j - 1
         if use_cache:
-            u, w, wp = cache[m, j, 0], cache[m, j, 1], cache[m, j, 2]
+            q, w, wp = cache[m, j, 0], cache[m, j, 1], cache[m, j, 2]
         else:
-            u, w, wp = propagator(work[OM2, i], gamma, tau)
-        z, zp, om2 = work[Z, i], work[ZP, i], work[OM2, i]
-        dz = z * (u - 1.0) + zp * w
-        dzp = -om2 * z * w + zp * (wp - 1.0)
+            q, w, wp = propagator(work[OM2, i], gamma, tau)
+        fm, zp, om2 = work[FM, i], work[ZP, i], work[OM2, i]
+        dz = fm * q + zp * w
+        dzp = fm * w + zp * (wp - 1.0)
         work[DZ, i] = dz
         work[DZP, i] = dzp
-        damping -= 0.5 * (dzp * (2.0 * zp + dzp) + om2 * dz * (2.0 * z + dz))
+        # the drop of (z'^2 + om2 z^2) / 2 with z(0) = -fm / om2
+        damping -= 0.5 * (dzp * (2.0 * zp + dzp) + dz * (om2 * dz - 2.0 * fm))
     sine_transform(work, DZ, TMP, lo, m, sines)
     friction = 0.0
     noise = 0.0

@@ -7,16 +7,12 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from analysis import equilibrium, friction_activation, mobilised_count
+from tests.reference.chain import forces
 
 Ls = st.integers(1, 30)
 ks = st.floats(0.05, 20.0)
 ys = st.floats(0.0, 50.0)
 mus = st.floats(0.0, 2.0)
-
-
-def forces(x, k, y):
-    full = np.concatenate([[0.0], x, [y]])
-    return k * (full[2:] - 2 * full[1:-1] + full[:-2])
 
 
 @given(Ls, ks, ys, mus)

@@ -17,11 +17,7 @@ from analysis import (
     mean_field_positions,
 )
 from fastspring import Noise
-
-
-def forces(x, k, y):
-    full = np.concatenate([[0.0], x, [y]])
-    return k * (full[2:] - 2 * full[1:-1] + full[:-2])
+from tests.reference.chain import forces
 
 
 @given(st.integers(1, 10), st.floats(0.5, 2.0), st.floats(0.1, 3.0), st.floats(0.0, 0.3),

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from analysis import equilibrium, load_curve, load_curve_metrics, mean_drift, mobilised_count
 from fastspring import Chain, Noise, simulate
+from tests.reference.chain import forces
 
 #: examples of the simulator tests, scaled from the active hypothesis profile
 _N = settings.default.max_examples
@@ -34,15 +35,6 @@ ks = st.floats(0.2, 5.0)
 ys = st.floats(0.1, 10.0)
 mus = st.floats(0.0, 1.0)
 dtks = st.floats(0.05, 0.45)  # dt * k, below the stability bound 1/2
-
-
-def forces(x, k, y):
-    """Elastic forces ``k (x_{i+1} - 2 x_i + x_{i-1})`` with the fixed ends 0 and y."""
-    x = np.asarray(x, dtype=float)
-    pad = [(0, 0)] * (x.ndim - 1)
-    full = np.pad(x, pad + [(1, 0)], constant_values=0.0)
-    full = np.pad(full, pad + [(0, 1)], constant_values=y)
-    return k * (full[..., 2:] - 2 * full[..., 1:-1] + full[..., :-2])
 
 
 def away_from_thresholds(L, k, y, mu, margin=0.02):
