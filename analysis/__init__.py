@@ -9,8 +9,9 @@ neural networks", arXiv:2407.19353 (Phys. Rev. Lett. 2025).
   :func:`critical_bound`, :func:`critical_sigma` -- Eq. 8 and the noise-driven phase
   transition concave -> linear -> convex;
 * :func:`mean_field_positions`, :func:`critical_sigma_mean_field`,
-  :func:`langevin_drift` -- the noise-averaged dynamics (overdamped map, Langevin
-  variant) and the finite-time transition they predict;
+  :func:`langevin_drift`, :func:`inertial_drift` -- the noise-averaged dynamics
+  (overdamped map, Langevin variant, inertial model) and the finite-time transition
+  they predict;
 * :func:`load_curve`, :func:`load_curve_metrics` -- load curves and their shape;
 * :func:`elastic_energy`, :func:`equiseparated`, :func:`minimum_elastic_energy`.
 """
@@ -28,6 +29,7 @@ from .friction import (
     mean_drift,
     predicted_phase,
 )
+from .inertial_drift import inertial_drift
 from .loads import (
     DEFAULT_DROP_TOL,
     DEFAULT_PHASE_TOL,
@@ -56,6 +58,7 @@ __all__ = [
     "equiseparated",
     "expected_max",
     "friction_activation",
+    "inertial_drift",
     "langevin_drift",
     "load_curve",
     "load_curve_metrics",

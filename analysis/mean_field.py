@@ -21,6 +21,12 @@ mean-field dynamics move every block at that mean velocity,
 hold: without noise ``V = phi(F)/gamma`` (the map with step ``dt/gamma``, ending at
 Eq. 7), and ``V`` is odd about ``c``, so for strong noise every ``F_i -> c`` (Eq. 8).
 
+**Inertial model (B).** The same, with ``V`` the stationary mean velocity of one block
+under a constant force and noise held over each step (:func:`analysis.inertial_drift`,
+computed on a velocity grid, tabulated over the forces once per noise level); the
+model has no step limit, so the mean-field map takes as many sub-steps per step as
+keep it stable. Same limits; constant noise only (no decay).
+
 Why it is useful: at finite times Gaussian noise neither acts like bounded noise nor
 has reached its large-noise limit. The load curve after ``T`` steps is governed by how
 far the slow drift has carried the chain, which the mean-field dynamics compute
@@ -42,12 +48,13 @@ import numpy as np
 from scipy import special
 
 from .friction import _mean_drift, _noise_params, critical_sigma
+from .inertial_drift import DriftTable
 from .loads import load_curve, load_curve_metrics
 
 __all__ = ["critical_sigma_mean_field", "langevin_drift", "mean_field_positions"]
 
 #: the models whose mean-field dynamics are implemented
-MODELS = ("overdamped", "langevin")
+MODELS = ("overdamped", "langevin", "inertial")
 #: synchronous-noise conventions of the Langevin variant: the velocity noise of each
 #: block has intensity ``sigma`` ("shared") or ``sqrt(L) sigma`` ("sum", the paper's code)
 SYNC_CONVENTIONS = ("shared", "sum")
@@ -138,7 +145,7 @@ def _check_model(model, gamma, sync_convention):
         raise ValueError(
             f"sync_convention={sync_convention!r}: choose one of {', '.join(SYNC_CONVENTIONS)}"
         )
-    if model == "langevin":
+    if model != "overdamped":
         _check_gamma(gamma)
 
 
@@ -162,7 +169,9 @@ def mean_field_positions(
       drift of :func:`analysis.mean_drift`, all blocks updated synchronously from the
       old state like the map (paper Eq. 6);
     * ``model="langevin"``: ``x_i <- x_i + dt * V(F_i(x))`` with the stationary mean
-      velocity ``V`` of :func:`langevin_drift` (SM Eqs. 12-13).
+      velocity ``V`` of :func:`langevin_drift` (SM Eqs. 12-13);
+    * ``model="inertial"``: the same with ``V`` of :func:`analysis.inertial_drift`
+      (Eqs. 4, 10-11), in ``ceil(4 dt k / gamma)`` sub-steps per step.
 
     The noise level of step ``n`` is ``sigma exp(-decay n dt)``, as in the simulators.
     See the module docstring.
@@ -176,15 +185,16 @@ def mean_field_positions(
     noise : fastspring.Noise-like, float or None
         The noise (level, kind, bound and decay).
     dt : float
-        Step; ``dt * k < 1/2`` (``dt * k / gamma < 1/2`` for the Langevin variant).
+        Step; ``dt * k < 1/2`` (``dt * k / gamma < 1/2`` for the Langevin variant; any
+        for the inertial model).
     steps : int
         Number of steps.
     sigmas : array_like, optional
         A sweep of noise levels (same kind, bound and decay as ``noise``), integrated
         side by side; the result then has shape ``(len(sigmas), L)``.
-    model : {"overdamped", "langevin"}
+    model : {"overdamped", "langevin", "inertial"}
     gamma : float
-        Damping rate of the Langevin variant.
+        Damping rate of the Langevin variant and the inertial model.
     sync_convention : {"shared", "sum"}
         For the Langevin variant: "sum" gives every block's velocity noise the intensity
         ``sqrt(L) sigma`` (the paper's code with synchronous noise).
@@ -203,10 +213,15 @@ def mean_field_positions(
     steps = int(steps)
     if L < 1 or steps < 0:
         raise ValueError("L must be >= 1 and steps >= 0")
-    rate = dt * k / (gamma if model == "langevin" else 1.0)
-    if not 0 < rate < 0.5:
+    rate = dt * k / (1.0 if model == "overdamped" else gamma)
+    # the inertial model has no step limit (exact integration): its mean field takes
+    # as many sub-steps per step as keep the map stable
+    substeps = max(math.ceil(rate / 0.25), 1) if model == "inertial" else 1
+    if not 0 < rate / substeps < 0.5:
         name = "dt * k / gamma" if model == "langevin" else "dt * k"
         raise ValueError(f"{name} must lie in (0, 1/2) for a stable map, got {rate:g}")
+    if model == "inertial" and decay > 0.0:
+        raise ValueError("the inertial model's mean field takes constant noise (decay = 0)")
     start = steps if average_from is None else int(average_from)
     if not 0 <= start <= steps or (average_from is not None and start == steps):
         raise ValueError(f"average_from must lie in [0, steps), got {average_from}")
@@ -215,17 +230,23 @@ def mean_field_positions(
     if np.any(sig < 0):
         raise ValueError("noise levels must be >= 0")
     scale = _velocity_scale(L, sync_convention)
+    if model == "inertial":
+        table = DriftTable(sig[:, 0], mu_plus, mu_minus, gamma, dt, kind, bound)
     x = np.zeros((sig.shape[0], L + 2))
     x[:, -1] = y
     total = np.zeros_like(x)
     for n in range(steps):
         sig_n = sig * math.exp(-decay * n * dt) if decay > 0.0 else sig
-        force = k * (x[:, 2:] - 2.0 * x[:, 1:-1] + x[:, :-2])
-        if model == "langevin":
-            s = scale * _noise_std(sig_n, kind, bound)
-            x[:, 1:-1] += dt * _langevin_drift(force, mu_plus, mu_minus, gamma, s)
-        else:
-            x[:, 1:-1] += dt * _mean_drift(force, mu_plus, mu_minus, sig_n, kind, bound)
+        for _ in range(substeps):
+            force = k * (x[:, 2:] - 2.0 * x[:, 1:-1] + x[:, :-2])
+            if model == "inertial":
+                drift = table(force)
+            elif model == "langevin":
+                s = scale * _noise_std(sig_n, kind, bound)
+                drift = _langevin_drift(force, mu_plus, mu_minus, gamma, s)
+            else:
+                drift = _mean_drift(force, mu_plus, mu_minus, sig_n, kind, bound)
+            x[:, 1:-1] += dt / substeps * drift
         if n >= start:
             total += x
     out = x[:, 1:-1] if average_from is None else total[:, 1:-1] / (steps - start)
@@ -252,7 +273,8 @@ def critical_sigma_mean_field(
     log grid of ``grid`` noise levels spanning a factor 4096, the first sign change from
     concave to convex is bracketed, and the bracket is refined ``rounds`` times on a new
     grid; the crossing is then linearly interpolated in ``log sigma``. Cost:
-    ``rounds * steps`` vectorised steps.
+    ``rounds * steps`` vectorised steps (for the inertial model also ``rounds * grid``
+    drift tables, ~0.15 s each: ``grid=8, rounds=3`` is plenty there).
 
     Parameters
     ----------

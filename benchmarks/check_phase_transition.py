@@ -1,6 +1,6 @@
-"""Check the paper's central claim on the overdamped map and the Langevin variant: for
-mu_minus > mu_plus, raising the noise turns the load curve concave -> linear -> convex,
-and the noise level of the linear point is predicted by ``analysis``.
+"""Check the paper's central claim on the overdamped map, the Langevin variant and the
+inertial model: for mu_minus > mu_plus, raising the noise turns the load curve concave
+-> linear -> convex, and the noise level of the linear point is predicted by ``analysis``.
 
 For each setting the script sweeps the Gaussian noise level sigma on a log grid, runs
 ``chains`` independent chains for ``steps`` steps from rest, and measures the scale-free
@@ -14,9 +14,9 @@ points, refined on a finer grid) is compared with
 * the same with the cruder bound sigma sqrt(2 ln T) (rule "sqrt2log");
 * ``analysis.critical_sigma_mean_field``: the crossing of the noise-averaged map
   ``x <- x + dt E phi(F + eps)`` after the same T steps (no fitted parameter); for the
-  Langevin variant, of the dynamics that move every block at the stationary mean
-  velocity ``analysis.langevin_drift`` (the two rules above are the overdamped map's
-  and are not shown for it).
+  Langevin variant and the inertial model, of the dynamics that move every block at
+  the stationary mean velocity ``analysis.langevin_drift`` / ``analysis.inertial_drift``
+  (the two rules above are the overdamped map's and are not shown for them).
 
 The error of the measured sigma* is propagated from the standard error of ``c_rel``
 across chains (delta method) through the local slope d c_rel / d log sigma.
@@ -48,7 +48,7 @@ class Setting:
     dt: float
     steps: int
     model: str = "overdamped"
-    gamma: float = 1.0  # Langevin only
+    gamma: float = 1.0  # Langevin and inertial
     decay: float = 0.0
     synchronous: bool = False
     sync_convention: str = "shared"  # Langevin only
@@ -58,12 +58,16 @@ class Setting:
     def model_params(self):
         if self.model == "langevin":
             return {"gamma": self.gamma, "sync_convention": self.sync_convention}
+        if self.model == "inertial":
+            return {"gamma": self.gamma}
         return {}
 
 
 _S14 = {"L": 7, "k": 0.1, "y": 1.0, "mu_plus": 0.003, "dt": 0.05, "steps": 14_000,
         "model": "langevin"}  # fmt: skip
 _S14_NOISE = {"decay": 0.001, "synchronous": True, "sync_convention": "sum"}
+_S13 = {"L": 7, "k": 1.0, "y": 1.0, "mu_plus": 0.1, "dt": 0.1, "steps": 3_000,
+        "model": "inertial", "average_from": 1_500}  # fmt: skip
 SETTINGS = [
     Setting(7, 1.0, 1.0, 0.1, 0.2, 0.01, 10_000),  # the paper's defaults, mu_minus = 2 mu_plus
     Setting(7, 1.0, 1.0, 0.1, 0.3, 0.01, 10_000),
@@ -82,6 +86,14 @@ SETTINGS = [
     Setting(**_S14, mu_minus=0.006),
     Setting(**{**_S14, "gamma": 4.0, "steps": 28_000}, mu_minus=0.006, **_S14_NOISE),
     Setting(**_S14, mu_minus=0.006, **_S14_NOISE, average_from=7_000),
+    # the inertial model as in the S13 figure (gamma = 1, time-averaged curves), then a
+    # final curve, stronger damping and a shorter step
+    Setting(**_S13, mu_minus=0.15),
+    Setting(**_S13, mu_minus=0.2),
+    Setting(**_S13, mu_minus=0.3),
+    Setting(**{**_S13, "average_from": None}, mu_minus=0.2),
+    Setting(**_S13, mu_minus=0.2, gamma=4.0),
+    Setting(**{**_S13, "dt": 0.05, "steps": 6_000, "average_from": 3_000}, mu_minus=0.2),
 ]
 QUICK = [SETTINGS[0], SETTINGS[2], SETTINGS[4], SETTINGS[10]]
 
@@ -159,6 +171,8 @@ def _noise_label(st):
         parts.append(f"decay {st.decay:g}")
     if st.model == "langevin":
         parts = [f"gamma {st.gamma:g}", *parts, st.sync_convention]
+    elif st.model == "inertial":
+        parts = [f"gamma {st.gamma:g}", *parts]
     if st.average_from is not None:
         parts.append(f"mean after step {st.average_from}")
     return ", ".join(parts)
@@ -168,7 +182,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="4 settings, fewer chains")
     parser.add_argument(
-        "--model", choices=("overdamped", "langevin"), default=None, help="only this model"
+        "--model", choices=analysis.mean_field.MODELS, default=None, help="only this model"
     )
     parser.add_argument("--chains", type=int, default=None)
     args = parser.parse_args(argv)

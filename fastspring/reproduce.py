@@ -270,7 +270,9 @@ def inertial_phase(out: Path, quick: bool) -> Panel:
         f"Second-order chain (unit masses, damping gamma = 1, exact static/sliding "
         f"friction switching, noise constant over steps of dt = 0.1), mu+ = 0.1; "
         f"{chains} chains x {steps} steps per cell, curvature of the time-averaged load "
-        "curve. The same concave -> linear -> convex corner as the overdamped map.",
+        "curve. The same concave -> linear -> convex corner as the overdamped map. Dashed: "
+        "the predicted linear boundary (every block moving at the stationary mean velocity "
+        "of one block under its force, analysis.inertial_drift).",
     )
 
 

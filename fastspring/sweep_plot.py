@@ -13,17 +13,15 @@ steps, in the plane of the noise ``sigma`` and one friction:
   effective friction ``(mu_plus - mu_minus) / 2`` of Eq. 8 vanishes; for
   ``mu_minus < mu_plus`` the curve stays concave.
 
-The mean-field dynamics exist for the overdamped map and for the Langevin variant
-(blocks moving at the stationary mean velocity :func:`analysis.langevin_drift`); they
-follow the sweep's noise kind, decay and convention, and its time average
-(``average_from``).  Measured against the simulators
-(``benchmarks/check_phase_transition.py``, see ``benchmarks/RESULTS.md``): the
-overdamped crossing within about 1 %, the Langevin one within 3 % for
+The mean-field dynamics exist for every model: the overdamped map, the Langevin
+variant and the inertial model (blocks moving at the stationary mean velocity of one
+block, :func:`analysis.langevin_drift`, :func:`analysis.inertial_drift`); they follow
+the sweep's noise kind, decay (not for the inertial model, whose line is then left
+out) and convention, and its time average (``average_from``).  Measured against the
+simulators (``benchmarks/check_phase_transition.py``, see ``benchmarks/RESULTS.md``):
+the overdamped and inertial crossings within about 1 %, the Langevin one within 3 % for
 ``mu_minus <= 2 mu_plus`` and 10-15 % too high at ``mu_minus = 3 mu_plus`` (in the
-paper's reference setting).  No line is drawn for the inertial model: its white-noise
-limit (the Langevin mean field with intensity ``sigma sqrt(dt)``) and its overdamped
-limit (the map with step ``dt / gamma``) both put the crossing 1.5 to 2 times too low
-at ``gamma = 1`` and 4.
+paper's reference setting).
 """
 
 from __future__ import annotations
@@ -41,7 +39,9 @@ from .result import from_attr
 NOISE_AXES = ("sigma", "bound", "decay")
 _OTHER_FRICTION = {"mu_minus": "mu_plus", "mu_plus": "mu_minus"}
 #: the models with a mean-field prediction, and the attributes it needs besides the chain's
-_MODEL_ATTRS = {"overdamped": (), "langevin": ("gamma", "sync_convention")}
+_MODEL_ATTRS = {"overdamped": (), "langevin": ("gamma", "sync_convention"), "inertial": ("gamma",)}
+#: the noise-level search of each model (the inertial one tabulates a drift per level)
+_SEARCH = {"inertial": {"grid": 8, "rounds": 3}}
 
 
 def linear_boundary(ds, x, y, *, points=6):
@@ -50,22 +50,21 @@ def linear_boundary(ds, x, y, *, points=6):
     Parameters
     ----------
     ds : xarray.Dataset
-        A result of :func:`fastspring.sweep` of the overdamped or the Langevin model;
-        with ``average_from`` the prediction is for the time-averaged load curve, as
-        the sweep's metrics are.
+        A result of :func:`fastspring.sweep`; with ``average_from`` the prediction is
+        for the time-averaged load curve, as the sweep's metrics are.
     x, y : str
         ``x = "sigma"`` and ``y`` one of ``"mu_minus"``, ``"mu_plus"``; the other
         parameters are the sweep's fixed values (attributes).
     points : int
         Friction values at which ``sigma*`` is computed (about 1.5 s each for
-        ``steps = 20000``).
+        ``steps = 20000``; about 4 s each for the inertial model).
 
     Returns
     -------
     (ndarray, ndarray) or None
         The curve's x and y values; ``None`` where no prediction applies (other
-        axes, the inertial model, a parameter that is a third axis) or the friction
-        range holds no crossing.
+        axes, decaying noise in the inertial model, a parameter that is a third axis)
+        or the friction range holds no crossing.
     """
     a = ds.attrs
     model = a.get("model")
@@ -76,6 +75,7 @@ def linear_boundary(ds, x, y, *, points=6):
         or y not in _OTHER_FRICTION
         or model not in _MODEL_ATTRS
         or not all(name in a for name in needed)
+        or (model == "inertial" and float(a["noise_decay"]) > 0.0)
     ):
         return None
     other = float(a[f"chain_{_OTHER_FRICTION[y]}"])
@@ -92,6 +92,7 @@ def linear_boundary(ds, x, y, *, points=6):
         "kind": a.get("noise_kind", "gaussian"),
         "bound": from_attr(a["noise_bound"]),
         "rounds": 2,
+        **_SEARCH.get(model, {}),
         "decay": float(a["noise_decay"]),
         "model": model,
         "average_from": None if averaged is None else int(averaged),

@@ -22,11 +22,7 @@ from analysis import (
 )
 from analysis.mean_field import _noise_std
 from fastspring import Chain, Noise, simulate
-
-
-def forces(x, k, y):
-    full = np.concatenate([[0.0], x, [y]])
-    return k * (full[2:] - 2 * full[1:-1] + full[:-2])
+from tests.reference.chain import forces
 
 
 def stationary_mean(F, mp, mm, gamma, s):
@@ -177,8 +173,8 @@ def test_langevin_critical_sigma_is_a_zero_of_the_curvature():
 
 
 def test_bad_model_arguments_are_refused():
-    with pytest.raises(ValueError, match="model='inertial'"):
-        mean_field_positions(3, 1.0, 1.0, 0.1, 0.1, None, 0.1, 10, model="inertial")
+    with pytest.raises(ValueError, match="model='brownian'"):
+        mean_field_positions(3, 1.0, 1.0, 0.1, 0.1, None, 0.1, 10, model="brownian")
     with pytest.raises(ValueError, match="gamma"):
         mean_field_positions(3, 1.0, 1.0, 0.1, 0.1, None, 0.1, 10, model="langevin", gamma=0.0)
     with pytest.raises(ValueError, match="dt \\* k / gamma"):
