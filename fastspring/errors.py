@@ -2,7 +2,7 @@
 
 Bad arguments raise ``ValueError`` or ``TypeError`` where they are checked; the classes
 here are for states outside the arguments: a store another process is writing, a GPU
-that is not there.
+that is not there, a run whose numbers left the range of float64.
 """
 
 
@@ -16,3 +16,7 @@ class StoreBusyError(FastspringError):
 
 class GpuUnavailableError(FastspringError):
     """The CUDA backend was asked for on a machine without a usable GPU."""
+
+
+class NonFiniteResultError(FastspringError):
+    """A run produced NaN or inf: finite arguments too large for float64 arithmetic."""

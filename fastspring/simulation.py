@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import NonFiniteResultError
 from .models import get_model
 from .params import Chain, Noise, check_int, check_real
 from .result import SimulationResult
@@ -154,6 +155,12 @@ def simulate(
     Returns
     -------
     SimulationResult
+
+    Raises
+    ------
+    NonFiniteResultError
+        If the final positions are not finite (arguments like ``sigma = 1e308`` are
+        finite but overflow the arithmetic).
     """
     spec, noise = check_model_inputs(chain, noise, model, model_params)
     settings = make_settings(
@@ -166,4 +173,10 @@ def simulate(
         if noise_values is None
         else check_noise_values(noise_values, noise, settings, chain.L)
     )
-    return spec.run(chain, noise, settings, params, given)
+    result = spec.run(chain, noise, settings, params, given)
+    if not np.all(np.isfinite(result.x)):
+        raise NonFiniteResultError(
+            f"the {model} run overflowed (positions are not finite): its arguments are "
+            f"finite but too large for float64 (chain {chain}, noise {noise})"
+        )
+    return result

@@ -167,6 +167,11 @@ def run_sweep(args):
     from .sweep import sweep
 
     kwargs = sweep_arguments(args)
+    if args.plot and len(kwargs["grid"]) != 2:  # checked before hours of computing
+        raise ValueError(
+            f"--plot draws a phase diagram of exactly two grid axes, got {len(kwargs['grid'])} "
+            f"({', '.join(kwargs['grid'])})"
+        )
     client = None
     if args.scheduler:
         from distributed import Client

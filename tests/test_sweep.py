@@ -299,7 +299,7 @@ def test_linear_boundary_follows_the_mean_field_prediction():
     assert ax.get_xlabel().startswith("noise") and ax.get_ylabel().startswith("μ₋")
 
 
-def test_langevin_boundary_follows_its_mean_field_and_inertial_has_none():
+def test_langevin_and_inertial_boundaries_follow_their_mean_fields():
     from fastspring.sweep_plot import linear_boundary
 
     chain = Chain(L=5, k=1.0, y=1.0, mu_plus=0.05, mu_minus=0.05)
@@ -313,10 +313,16 @@ def test_langevin_boundary_follows_its_mean_field_and_inertial_has_none():
     kw = {"rounds": 2, "decay": 0.001, "model": "langevin", "gamma": 2.0, "sync_convention": "sum"}
     for x, mu_minus in zip(bx[2:], by[2:], strict=True):
         assert x == critical_sigma_mean_field(5, 1.0, 1.0, 0.05, mu_minus, dt, steps, **kw)
-    grid = {"sigma": [0.0, 0.1], "mu_minus": [0.0, 0.3]}
-    inertial = sweep(chain, Noise(), "inertial", grid=grid, chains_per_cell=1, steps=3, dt=0.1,
-                     progress=False)  # fmt: skip
-    assert linear_boundary(inertial, "sigma", "mu_minus") is None
+    grid = {"sigma": [0.0, 0.1], "mu_minus": [0.0, 0.15]}
+    inertial = sweep(chain, Noise(), "inertial", grid=grid, chains_per_cell=1, steps=200,
+                     dt=0.1, gamma=2.0, average_from=100, progress=False)  # fmt: skip
+    bx, by = linear_boundary(inertial, "sigma", "mu_minus", points=2)
+    kw = {"grid": 8, "rounds": 3, "model": "inertial", "gamma": 2.0, "average_from": 100}
+    assert bx[-1] == critical_sigma_mean_field(5, 1.0, 1.0, 0.05, 0.15, 0.1, 200, **kw)
+    # no inertial mean field for decaying noise
+    decaying = sweep(chain, Noise(decay=0.01), "inertial", grid=grid, chains_per_cell=1,
+                     steps=3, dt=0.1, progress=False)  # fmt: skip
+    assert linear_boundary(decaying, "sigma", "mu_minus") is None
 
 
 def _cli(argv):
@@ -343,6 +349,15 @@ def test_cli_sweep_stores_resumes_and_plots(tmp_path, capsys):
     np.testing.assert_array_equal(stored["x"], expected["x"])
     assert _cli(argv) == 0
     assert "computed 0, 6 already in the store" in capsys.readouterr().out
+
+
+def test_cli_plot_with_one_axis_is_refused_before_computing(tmp_path):
+    store = tmp_path / "s.zarr"
+    argv = ["sweep", "--sigma", "0:0.2:3", "--chains", "2", "--steps", "10",
+            "--store", str(store), "--plot", str(tmp_path / "p.png"), "--no-progress"]  # fmt: skip
+    with pytest.raises(ValueError, match="exactly two grid axes, got 1 \\(sigma\\)"):
+        _cli(argv)
+    assert not store.exists()
 
 
 def test_cli_values():

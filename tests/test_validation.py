@@ -83,3 +83,13 @@ def test_simulate_rejects_wrong_types_and_truncated_values():
     noise = Noise(1.0, kind="truncated", bound=0.5)
     with pytest.raises(ValueError, match=r"\|sigma \* value\| <= bound"):
         simulate(CHAIN, noise, steps=2, noise_values=np.ones((2, 1, 3)))
+
+
+@pytest.mark.parametrize("model", ["overdamped", "langevin", "inertial"])
+def test_overflowing_finite_arguments_raise_instead_of_returning_nan(model):
+    from fastspring.errors import NonFiniteResultError
+
+    with pytest.raises(NonFiniteResultError, match=f"the {model} run overflowed"):
+        simulate(CHAIN, Noise(1e308), model, steps=50)
+    # the largest sensible noise still runs
+    assert np.all(np.isfinite(simulate(CHAIN, Noise(1e3), model, steps=50).x))
