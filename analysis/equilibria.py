@@ -9,6 +9,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._checks import check_int
+
 __all__ = ["Equilibrium", "equilibrium", "mobilised_count"]
 
 
@@ -64,9 +66,7 @@ def mobilised_count(L, k, y, mu):
     -------
     ndarray of int (NumPy integer for scalar input)
     """
-    L = int(L)
-    if L < 1:
-        raise ValueError(f"L must be >= 1, got {L}")
+    L = check_int("L", L, low=1)
     k, y, mu = _broadcast(k, y, mu)
     j = np.arange(1, L + 1, dtype=float)
     # for mu >= 0 the qualifying m form a prefix 1..m; for mu < 0 and y >= 0, all of them
@@ -112,9 +112,7 @@ def equilibrium(L, k, y, mu, *, partial=True):
         ``(x, d, m)`` with shapes ``S + (L,)``, ``S + (L + 1,)`` and ``S``, ``S`` the
         broadcast shape of ``k, y, mu``.
     """
-    L = int(L)
-    if L < 1:
-        raise ValueError(f"L must be >= 1, got {L}")
+    L = check_int("L", L, low=1)
     k, y, mu = _broadcast(k, y, mu)
     if partial:
         m = np.asarray(mobilised_count(L, k, y, mu))

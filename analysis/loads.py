@@ -11,6 +11,7 @@ last axis cost about 0.5 us per curve).
 
 import numpy as np
 
+from ._checks import check_int
 from ._jit import jit
 
 __all__ = [
@@ -103,9 +104,7 @@ def equiseparated(L, y):
     y : float or array_like
         Position of the pulled end; the result has shape ``np.shape(y) + (L,)``.
     """
-    L = int(L)
-    if L < 1:
-        raise ValueError(f"L must be >= 1, got {L}")
+    L = check_int("L", L, low=1)
     ell = np.arange(1, L + 1, dtype=float)
     return np.asarray(y, dtype=float)[..., None] * ell / (L + 1)
 
@@ -115,9 +114,7 @@ def minimum_elastic_energy(L, k, y):
 
     It is attained by :func:`equiseparated`.
     """
-    L = int(L)
-    if L < 1:
-        raise ValueError(f"L must be >= 1, got {L}")
+    L = check_int("L", L, low=1)
     y = np.asarray(y, dtype=float)
     return np.asarray(k, dtype=float) * y * y / (2.0 * (L + 1))
 

@@ -47,6 +47,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
+from ._checks import check_int, check_real
 from .friction import _mean_drift, _noise_params, critical_sigma
 from .inertial_drift import DriftTable
 from .loads import load_curve, load_curve_metrics
@@ -209,10 +210,13 @@ def mean_field_positions(
     """
     sigma, kind, bound, decay = _noise_params(noise)
     _check_model(model, gamma, sync_convention)
-    L = int(L)
-    steps = int(steps)
-    if L < 1 or steps < 0:
-        raise ValueError("L must be >= 1 and steps >= 0")
+    L = check_int("L", L, low=1)
+    steps = check_int("steps", steps, low=0)
+    for name, value in (("k", k), ("dt", dt)):
+        check_real(name, value, low=0.0, low_open=True)
+    for name, value in (("mu_plus", mu_plus), ("mu_minus", mu_minus)):
+        check_real(name, value, low=0.0)
+    check_real("y", y)
     rate = dt * k / (1.0 if model == "overdamped" else gamma)
     # the inertial model has no step limit (exact integration): its mean field takes
     # as many sub-steps per step as keep the map stable

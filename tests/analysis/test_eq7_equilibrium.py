@@ -66,11 +66,14 @@ def test_vectorised_over_parameters():
 
 
 def test_invalid_arguments():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"L must be an integer in \[1, inf\], got 0"):
         equilibrium(0, 1.0, 1.0, 0.1)
-    with pytest.raises(ValueError):
+    for L in (2.5, True, "3"):  # no silent int(2.5) = 2
+        with pytest.raises(TypeError, match="L must be an integer"):
+            equilibrium(L, 1.0, 1.0, 0.1)
+    with pytest.raises(ValueError, match="k must be > 0"):
         equilibrium(3, 0.0, 1.0, 0.1)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="y must be >= 0"):
         equilibrium(3, 1.0, -1.0, 0.1)
 
 

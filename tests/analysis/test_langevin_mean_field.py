@@ -183,6 +183,12 @@ def test_bad_model_arguments_are_refused():
         mean_field_positions(3, 1.0, 1.0, 0.1, 0.1, None, 0.1, 10, sync_convention="mean")
     with pytest.raises(ValueError, match="average_from"):
         mean_field_positions(3, 1.0, 1.0, 0.1, 0.1, None, 0.1, 10, average_from=10)
+    with pytest.raises(ValueError, match=r"k must lie in \(0, inf\)"):
+        mean_field_positions(3, -1.0, 1.0, 0.1, 0.1, None, -0.1, 10)
+    with pytest.raises(ValueError, match=r"mu_minus must lie in \[0, inf\)"):
+        mean_field_positions(3, 1.0, 1.0, 0.1, -0.1, None, 0.1, 10)
+    with pytest.raises(TypeError, match="L must be an integer"):
+        mean_field_positions(2.5, 1.0, 1.0, 0.1, 0.1, None, 0.1, 10)
     with pytest.raises(ValueError, match="rounds >= 1 and grid >= 2"):
         critical_sigma_mean_field(3, 1.0, 1.0, 0.1, 0.2, 0.1, 10, rounds=0)
     with pytest.raises(ValueError, match="intensity"):
