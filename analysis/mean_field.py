@@ -92,7 +92,7 @@ def langevin_drift(F, mu_plus, mu_minus, gamma, intensity):
     -------
     ndarray or float
     """
-    _check_gamma(gamma)
+    check_real("gamma", gamma, low=0.0, low_open=True)
     if np.any(np.asarray(intensity) < 0):
         raise ValueError("the noise intensity must be >= 0")
     return _langevin_drift(F, mu_plus, mu_minus, gamma, intensity)[()]
@@ -147,12 +147,7 @@ def _check_model(model, gamma, sync_convention):
             f"sync_convention={sync_convention!r}: choose one of {', '.join(SYNC_CONVENTIONS)}"
         )
     if model != "overdamped":
-        _check_gamma(gamma)
-
-
-def _check_gamma(gamma):
-    if not (math.isfinite(gamma) and gamma > 0):
-        raise ValueError(f"gamma must be a finite number > 0, got {gamma}")
+        check_real("gamma", gamma, low=0.0, low_open=True)
 
 
 def _velocity_scale(L, sync_convention):
