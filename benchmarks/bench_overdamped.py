@@ -2,10 +2,13 @@
 
 One process, the same work for every contestant (L = 7, the paper's defaults):
 
-* the notebook loop: Python loops over a NumPy state array, one
-  ``np.random.randn()`` per block-step, as the paper's notebooks are written
-  (run on a small slice and scaled, it is slow); for reference also the same
-  loop on a Python list, which is 5x faster than the notebooks' style;
+* the notebook loop: what the paper's notebook (``first_order_iteration``) does
+  per block and step -- one ``np.random.randn()``, the end blocks as special
+  cases, the friction threshold through ``np.abs``/``np.sign``, a fresh state
+  array per step and the state recorded every step (run on a small slice and
+  scaled, it is slow);
+* a lean Python loop for reference: the same draws over a NumPy state array
+  without ``np.abs``/``np.sign`` or recording (earlier sessions' baseline);
 * a NumPy loop vectorised over chains;
 * the RNG ceiling: NumPy's fastest generator (SFC64, ziggurat normals) drawing
   the same number of normals into a buffer;
@@ -31,27 +34,41 @@ CHAIN = Chain(L=7, k=1.0, y=1.0, mu_plus=0.1, mu_minus=0.1)
 SIGMA, DT = 0.1, 0.01
 
 
-def notebook_loop(chains, steps, state=np.zeros):
-    """The notebook style: Python loops, one draw per block and step."""
+def notebook_loop(chains, steps):
+    """The notebook's loop, operation for operation: one draw per block and step."""
     L, k, y, mup, mum = CHAIN.L, CHAIN.k, CHAIN.y, CHAIN.mu_plus, CHAIN.mu_minus
     for _ in range(chains):
-        x = state(L + 2)
+        old = np.zeros(L)
+        record = []
+        for _ in range(steps):
+            new = np.zeros_like(old)
+            for i in range(L):
+                right = (y if i == L - 1 else old[i + 1]) - old[i]
+                left = old[i] - (0.0 if i == 0 else old[i - 1])
+                f = (right - left) * k + np.random.randn() * SIGMA  # noqa: NPY002
+                threshold = mum if f < 0 else mup
+                f = 0.0 if np.abs(f) <= threshold else f - threshold * np.sign(f)
+                new[i] = old[i] + f * DT
+            record.append(y - new)
+            old = new.copy()
+
+
+def lean_loop(chains, steps):
+    """A leaner Python loop: NumPy state array, no ``np.abs``/``np.sign``, nothing recorded."""
+    L, k, y, mup, mum = CHAIN.L, CHAIN.k, CHAIN.y, CHAIN.mu_plus, CHAIN.mu_minus
+    for _ in range(chains):
+        x = np.zeros(L + 2)
         x[L + 1] = y
         for _ in range(steps):
             new = x.copy()
             for i in range(1, L + 1):
-                noise = SIGMA * np.random.randn()  # noqa: NPY002  (as the notebooks do)
+                noise = SIGMA * np.random.randn()  # noqa: NPY002
                 f = k * (x[i + 1] - x[i]) - k * (x[i] - x[i - 1]) + noise
                 if f > mup:
                     new[i] = x[i] + DT * (f - mup)
                 elif f < -mum:
                     new[i] = x[i] + DT * (f + mum)
             x = new
-
-
-def list_loop(chains, steps):
-    """The notebook loop with the state in a Python list instead of an array."""
-    notebook_loop(chains, steps, state=lambda n: [0.0] * n)
 
 
 def numpy_loop(chains, steps):
@@ -118,7 +135,7 @@ def main():
     )
     rows = {
         "python loop (notebook)": rate(notebook_loop, 4, 500, repeat=5),
-        "python loop on a list (not the notebooks)": rate(list_loop, 4, 500, repeat=5),
+        "python loop, lean (not the notebook)": rate(lean_loop, 4, 500, repeat=5),
         "numpy, vectorised over chains": rate(numpy_loop, n, s // 4),
         "numpy draws only (SFC64), ceiling": rate(numpy_draws, n, s // 4),
     }
@@ -138,8 +155,8 @@ def main():
         "  (target >= 1000)"
     )
     print(
-        f"  1 thread / python loop on a list = "
-        f"{one / rows['python loop on a list (not the notebooks)']:8.0f}"
+        f"  1 thread / lean python loop      = "
+        f"{one / rows['python loop, lean (not the notebook)']:8.0f}"
     )
     print(
         f"  whole step / generator alone     = "
