@@ -71,7 +71,14 @@ def check_noise_values(values, noise: Noise, settings: Settings, L: int) -> np.n
     """Validate explicit standard-normal draws: shape ``(steps, chains, L)``, or
     ``(steps, chains)`` for synchronous noise; finite; inside the bound for
     truncated noise."""
-    values = np.asarray(values, dtype=np.float64)
+    if np.ma.isMaskedArray(values):
+        raise TypeError(
+            "noise_values must be a plain array: a masked array's masked draws have no value"
+        )
+    values = np.asarray(values)
+    if values.dtype.kind not in "iuf":
+        raise TypeError(f"noise_values must hold real numbers, got dtype {values.dtype}")
+    values = values.astype(np.float64, copy=False)
     shape = (settings.steps, settings.chains) + (() if noise.synchronous else (L,))
     if values.shape != shape:
         raise ValueError(
@@ -175,8 +182,13 @@ def simulate(
     )
     result = spec.run(chain, noise, settings, params, given)
     if not np.all(np.isfinite(result.x)):
-        raise NonFiniteResultError(
-            f"the {model} run overflowed (positions are not finite): its arguments are "
-            f"finite but too large for float64 (chain {chain}, noise {noise})"
-        )
+        raise overflow_error(model, f"chain {chain}, noise {noise}")
     return result
+
+
+def overflow_error(model, where):
+    """The :class:`NonFiniteResultError` for a ``model`` run (at ``where``) that overflowed."""
+    return NonFiniteResultError(
+        f"the {model} run overflowed (positions are not finite): its arguments are "
+        f"finite but too large for float64 ({where})"
+    )

@@ -40,7 +40,7 @@ from .grid import canonical_fingerprint, check_axes, run_grid
 from .models import get_model
 from .params import Chain, Noise, check_int, check_real
 from .result import to_attr
-from .simulation import check_model_inputs, make_settings
+from .simulation import check_model_inputs, make_settings, overflow_error
 from .store import CELL_DIM
 
 #: grid axes that change the chain, the noise, or the integration
@@ -440,6 +440,10 @@ def run_cells(plan, points):
             *(driver.table(c.chain, c.noise, c.dt, c.params) for c in group), strict=True
         )
         out = run(np.array(rows), np.array(flags), group[0].chain.L, plan.settings(group[0]))
+        overflowed = ~np.isfinite(out["x"]).all(axis=(1, 2))
+        if overflowed.any():
+            where = points[members[int(np.argmax(overflowed))]]
+            raise overflow_error(plan.model, f"the cell {where}")
         parts.append(_batch_dataset(plan, group, out))
         order += members
     ds = parts[0] if len(parts) == 1 else xr.concat(parts, dim=CELL_DIM)

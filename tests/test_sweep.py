@@ -270,6 +270,15 @@ def test_invalid_arguments_are_refused_before_any_work(kwargs, error, message):
         sweep(CHAIN, Noise(), **args)
 
 
+@pytest.mark.parametrize("model", ["overdamped", "inertial"])
+def test_an_overflowing_cell_raises_and_names_the_cell(model):
+    from fastspring.errors import NonFiniteResultError
+
+    run = {**RUN, "chains_per_cell": 2, "steps": 50}
+    with pytest.raises(NonFiniteResultError, match=r"overflowed .*the cell \{'sigma': 1e\+308\}"):
+        sweep(CHAIN, Noise(), model, grid={"sigma": [0.1, 1e308]}, **run)
+
+
 def test_cuda_backend_without_gpu_is_refused_clearly():
     from numba import cuda
 

@@ -83,6 +83,14 @@ def test_simulate_rejects_wrong_types_and_truncated_values():
     noise = Noise(1.0, kind="truncated", bound=0.5)
     with pytest.raises(ValueError, match=r"\|sigma \* value\| <= bound"):
         simulate(CHAIN, noise, steps=2, noise_values=np.ones((2, 1, 3)))
+    with pytest.raises(TypeError, match="must hold real numbers, got dtype complex128"):
+        simulate(CHAIN, Noise(0.1), steps=2, noise_values=np.ones((2, 1, 3)) + 1j)
+    with pytest.raises(TypeError, match="must hold real numbers, got dtype object"):
+        simulate(CHAIN, Noise(0.1), steps=2, noise_values=np.full((2, 1, 3), None))
+    masked = np.ma.masked_array(np.zeros((2, 1, 3)), mask=np.zeros((2, 1, 3), dtype=bool))
+    masked[0, 0, 1] = np.ma.masked
+    with pytest.raises(TypeError, match="noise_values must be a plain array"):
+        simulate(CHAIN, Noise(0.1), steps=2, noise_values=masked)
 
 
 @pytest.mark.parametrize("model", ["overdamped", "langevin", "inertial"])
