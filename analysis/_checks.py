@@ -4,6 +4,9 @@ parameter and its allowed range."""
 import math
 import numbers
 
+#: the noise distributions of SPEC section 2 (:class:`fastspring.Noise` ``kind``)
+NOISE_KINDS = ("gaussian", "clipped", "truncated")
+
 
 def check_real(name, value, *, low=None, high=None, low_open=False, high_open=False):
     """Return ``value`` as a finite float inside the given range, else raise ``ValueError``."""

@@ -44,6 +44,7 @@ import math
 import numpy as np
 from scipy import integrate, optimize, special
 
+from ._checks import NOISE_KINDS, check_real
 from .equilibria import equilibrium
 from .loads import DEFAULT_PHASE_TOL, load_curve_metrics
 
@@ -403,14 +404,19 @@ def critical_sigma(mu_plus, mu_minus, window, kind="gaussian", bound=None, rule=
     rule : {"expected_max", "sqrt2log"}
         How Gaussian noise over ``window`` draws is turned into a bound (see above).
     """
-    mu_plus = float(mu_plus)
-    mu_minus = float(mu_minus)
+    mu_plus = check_real("mu_plus", mu_plus, low=0.0)
+    mu_minus = check_real("mu_minus", mu_minus, low=0.0)
+    if kind not in NOISE_KINDS:
+        raise ValueError(f"kind must be one of {NOISE_KINDS}, got {kind!r}")
+    if window is None:
+        raise ValueError("critical_sigma needs a finite window of at least 2 steps")
+    check_real("window", window, low=2.0)
+    if kind != "gaussian" and bound is not None:
+        check_real("bound", bound, low=0.0, low_open=True)
     if not np.isfinite(critical_bound(mu_plus, mu_minus)):
         return math.inf
     if mu_plus == 0.0:
         return 0.0
-    if window is None or float(window) < 2:
-        raise ValueError("critical_sigma needs a finite window of at least 2 steps")
 
     class _N:  # a minimal Noise-like object
         def __init__(self, sigma):

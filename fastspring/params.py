@@ -9,9 +9,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from analysis._checks import check_int, check_real
+from analysis._checks import NOISE_KINDS, check_int, check_real
 
-NOISE_KINDS = ("gaussian", "clipped", "truncated")
 #: the smallest bound/sigma ratio accepted for truncated noise (acceptance of one draw ~0.8 %)
 MIN_TRUNCATION_RATIO = 0.01
 

@@ -206,6 +206,22 @@ def test_critical_sigma_bounded_kinds(kind):
     assert critical_sigma(mp, mm, T, kind=kind, bound=0.1) == math.inf
 
 
+@pytest.mark.parametrize(
+    ("args", "kwargs", "message"),
+    [
+        ((-0.1, 0.3, 100), {}, r"mu_plus must lie in \[0, inf\), got -0.1"),
+        ((0.1, float("nan"), 100), {}, "mu_minus must be finite"),
+        ((0.1, 0.3, 1), {}, r"window must lie in \[2, inf\), got 1"),
+        ((0.1, 0.3, None), {}, "needs a finite window"),
+        ((0.1, 0.3, 100), {"kind": "uniform"}, "kind must be one of"),
+        ((0.1, 0.3, 100), {"kind": "clipped", "bound": -0.2}, r"bound must lie in \(0, inf\)"),
+    ],
+)
+def test_critical_sigma_refuses_bad_arguments(args, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        critical_sigma(*args, **kwargs)
+
+
 def test_predicted_phase_follows_the_sign_of_mu_bar():
     L, k, y, mp, mm = 7, 1.0, 1.0, 0.1, 0.3
     assert predicted_phase(L, k, y, mp, mm, None) == "concave"
