@@ -22,10 +22,17 @@ s_j^2 exceeds ``PINV_RTOL = 1e-10`` times the largest one:
 
 The result is the symmetric Moore-Penrose pseudo-inverse of Sigma_b up to that cutoff.
 
+Degenerate layers: when the class means coincide (Sigma_b = 0, e.g. a layer whose units
+are all dead, so that every feature is 0) the features do not separate the classes at
+all and both kinds return ``+inf``; when every class collapses to one point (Sigma_w = 0,
+Sigma_b != 0) they return ``-inf``. Features with NaN (a diverged network) give NaN.
+
 Invariances (tested): Eq. 3 is invariant under scaling the features, Eq. 9 under any
 invertible linear map when Sigma_b is invertible (d <= K - 1) and under orthogonal maps
 always; with a singular Sigma_b a non-orthogonal map changes Eq. 9 in general.
 """
+
+import math
 
 import numpy as np
 
@@ -98,16 +105,22 @@ def separation(features, labels, kind="trace_ratio", *, rtol=PINV_RTOL):
     x, y = _as_float64(features, labels)
     counts, centred, resid = _class_stats(x, y)
     n = len(x)
+    if not np.all(np.isfinite(x)):  # a diverged network (module docstring)
+        return math.nan
+    if not np.any(centred):  # Sigma_b = 0: no separation at all
+        return math.inf
     if kind == "trace_ratio":
         tr_w = np.sum(resid * resid) / n
         tr_b = np.sum(counts * np.sum(centred * centred, axis=1)) / n
-        return float(np.log(tr_w / tr_b))
-    a = centred * np.sqrt(counts / n)[:, None]
-    _, s, vt = np.linalg.svd(a, full_matrices=False)
-    eig = s * s
-    keep = eig > rtol * eig[0]
-    proj = resid @ vt[keep].T  # (N, r): v_j^T (x_i - mu_{y_i})
-    return float(np.log(np.sum(np.sum(proj * proj, axis=0) / n / eig[keep])))
+        ratio = tr_w / tr_b
+    else:
+        a = centred * np.sqrt(counts / n)[:, None]
+        _, s, vt = np.linalg.svd(a, full_matrices=False)
+        eig = s * s
+        keep = eig > rtol * eig[0]
+        proj = resid @ vt[keep].T  # (N, r): v_j^T (x_i - mu_{y_i})
+        ratio = np.sum(np.sum(proj * proj, axis=0) / n / eig[keep])
+    return -math.inf if ratio == 0.0 else float(np.log(ratio))
 
 
 def regression_load(features, targets):

@@ -124,6 +124,19 @@ def test_regression_load():
     assert regression_load(constant, target) == pytest.approx(np.std(target), rel=1e-12)
 
 
+@pytest.mark.parametrize("kind", ["trace_ratio", "pinv"])
+def test_degenerate_layers_give_infinities_not_nan(kind):
+    y = np.repeat([0, 1, 2], 4)
+    dead = np.zeros((12, 5))  # every unit dead: Sigma_w = Sigma_b = 0
+    assert separation(dead, y, kind) == np.inf
+    same_means = np.tile([[1.0, 2.0], [-1.0, -2.0]], (6, 1))  # each class: +-(1, 2)
+    assert separation(same_means, y, kind) == np.inf
+    points = np.eye(3)[y] * 2.0  # each class one point: Sigma_w = 0
+    assert separation(points, y, kind) == -np.inf
+    diverged = np.where(np.arange(12)[:, None] == 5, np.nan, same_means[:, :1])
+    assert np.isnan(separation(diverged, y, kind))
+
+
 def test_errors_name_the_problem(features):
     x, y = features
     with pytest.raises(ValueError, match="kind='trace'"):
