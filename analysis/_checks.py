@@ -28,6 +28,13 @@ def check_real(name, value, *, low=None, high=None, low_open=False, high_open=Fa
     return value
 
 
+def check_choice(name, value, choices):
+    """Return ``value`` if it is one of ``choices``, else raise ``ValueError`` listing them."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+    return value
+
+
 def check_int(name, value, *, low=None, high=None):
     """Return ``value`` as an int in ``[low, high]``, else raise."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):

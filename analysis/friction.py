@@ -44,7 +44,7 @@ import math
 import numpy as np
 from scipy import integrate, optimize, special
 
-from ._checks import NOISE_KINDS, check_real
+from ._checks import NOISE_KINDS, check_choice, check_real
 from .equilibria import equilibrium
 from .loads import DEFAULT_PHASE_TOL, load_curve_metrics
 
@@ -281,8 +281,7 @@ def effective_bound(noise, window=None, rule="expected_max"):
     about once in ``T`` draws); it is not exact, see the module docstring.
     """
     sigma, kind, bound, decay = _noise_params(noise)
-    if rule not in _RULES:
-        raise ValueError(f"rule must be one of {_RULES}, got {rule!r}")
+    check_choice("rule", rule, _RULES)
     if decay > 0:
         raise NotImplementedError("effective friction for decaying noise is not modelled")
     if sigma == 0.0:
@@ -406,8 +405,7 @@ def critical_sigma(mu_plus, mu_minus, window, kind="gaussian", bound=None, rule=
     """
     mu_plus = check_real("mu_plus", mu_plus, low=0.0)
     mu_minus = check_real("mu_minus", mu_minus, low=0.0)
-    if kind not in NOISE_KINDS:
-        raise ValueError(f"kind must be one of {NOISE_KINDS}, got {kind!r}")
+    check_choice("kind", kind, NOISE_KINDS)
     if window is None:
         raise ValueError("critical_sigma needs a finite window of at least 2 steps")
     check_real("window", window, low=2.0)

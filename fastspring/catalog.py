@@ -3,7 +3,7 @@
 from .backends import cpu
 from .models import ModelSpec, register
 from .models.langevin import SYNC_CONVENTIONS, heun_step_bound
-from .params import check_real
+from .params import check_choice, check_real
 
 
 def check_overdamped(chain, dt):
@@ -27,10 +27,7 @@ def check_inertial(chain, dt, gamma):
 def check_langevin(chain, dt, gamma, sync_convention):
     """Model (C): ``gamma >= 0``; ``dt`` below the Heun stability bound of the chain's modes."""
     gamma = check_real("gamma", gamma, low=0.0)
-    if sync_convention not in SYNC_CONVENTIONS:
-        raise ValueError(
-            f"sync_convention must be one of {SYNC_CONVENTIONS}, got {sync_convention!r}"
-        )
+    check_choice("sync_convention", sync_convention, SYNC_CONVENTIONS)
     bound = heun_step_bound(chain.L, chain.k, gamma)
     if not dt < bound:
         if bound == 0.0:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from analysis._checks import NOISE_KINDS, check_int, check_real
+from analysis._checks import NOISE_KINDS, check_choice, check_int, check_real
 
 #: the smallest bound/sigma ratio accepted for truncated noise (acceptance of one draw ~0.8 %)
 MIN_TRUNCATION_RATIO = 0.01
@@ -72,8 +72,7 @@ class Noise:
 
     def __post_init__(self):
         object.__setattr__(self, "sigma", check_real("sigma", self.sigma, low=0.0))
-        if self.kind not in NOISE_KINDS:
-            raise ValueError(f"kind must be one of {NOISE_KINDS}, got {self.kind!r}")
+        check_choice("kind", self.kind, NOISE_KINDS)
         if self.kind == "gaussian":
             if self.bound is not None:
                 raise ValueError("bound is only used with kind='clipped' or 'truncated'")

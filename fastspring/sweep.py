@@ -38,7 +38,7 @@ from analysis.loads import DEFAULT_PHASE_TOL, load_curve, load_curve_metrics
 from .backends import cpu
 from .grid import canonical_fingerprint, check_axes, run_grid
 from .models import get_model
-from .params import Chain, Noise, check_int, check_real
+from .params import Chain, Noise, check_choice, check_int, check_real
 from .result import to_attr
 from .simulation import check_model_inputs, make_settings, overflow_error
 from .store import CELL_DIM
@@ -374,8 +374,7 @@ def _plan(chain, noise, model, grid, chains, steps, dt, seed, backend, average_f
           tol, keep_chains, model_params):  # fmt: skip
     """Validate the arguments of :func:`sweep` and every grid point; return (plan, axes)."""
     spec, noise = check_model_inputs(chain, noise, model, model_params)
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    check_choice("backend", backend, BACKENDS)
     if model not in DRIVERS:
         raise ValueError(f"sweeps support the models {sorted(DRIVERS)}, got {model!r}")
     axes = check_axes(grid)

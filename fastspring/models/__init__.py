@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from analysis._checks import check_choice
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -37,6 +39,4 @@ def register(spec: ModelSpec) -> None:
 
 def get_model(name: str) -> ModelSpec:
     """The registered model called ``name``; a clear error for unknown names."""
-    if name not in MODELS:
-        raise ValueError(f"model must be one of {sorted(MODELS)}, got {name!r}")
-    return MODELS[name]
+    return MODELS[check_choice("model", name, sorted(MODELS))]
