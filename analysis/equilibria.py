@@ -68,10 +68,20 @@ def mobilised_count(L, k, y, mu):
     """
     L = check_int("L", L, low=1)
     k, y, mu = _broadcast(k, y, mu)
-    j = np.arange(1, L + 1, dtype=float)
-    # for mu >= 0 the qualifying m form a prefix 1..m; for mu < 0 and y >= 0, all of them
-    ok = (k * y)[..., None] > mu[..., None] * j * (j + 1) / 2
-    return np.sum(ok, axis=-1)[()]
+    pull = k * y
+
+    def moves(m):  # the deepest m blocks can all move (1 <= m <= L)
+        return (m >= 1) & (m <= L) & (pull > mu * m * (m + 1) / 2)
+
+    # mu > 0: the root of mu m (m + 1) / 2 = k y, rounded down; mu <= 0 (y >= 0): the rule
+    # is tightest at m = 1, so all blocks move or none. O(1) in L.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        root = np.floor((np.sqrt(1 + 8 * (pull / mu)) - 1) / 2)
+    m = np.where(mu > 0, np.clip(np.nan_to_num(root, posinf=L), 0, L), np.where(pull > mu, L, 0))
+    # the square root is off by a few ulp at most: one step either way settles the boundary
+    m = np.where(moves(m) | (m == 0), m, m - 1)
+    m = np.where(moves(m + 1), m + 1, m)
+    return m.astype(np.int64)[()]
 
 
 def equilibrium(L, k, y, mu, *, partial=True):

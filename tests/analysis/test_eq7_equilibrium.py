@@ -34,6 +34,35 @@ def test_eq7_is_a_rest_state_with_the_right_mobilised_blocks(L, k, y, mu):
     np.testing.assert_allclose(eq.d, y - np.r_[0.0, eq.x])
 
 
+@given(
+    st.integers(1, 10**12),
+    ks,
+    st.floats(0.0, 1e15),
+    st.floats(0.0, 2.0) | st.floats(1e-300, 1e-6),
+)
+def test_mobilised_count_on_long_chains_meets_its_definition(L, k, y, mu):
+    # the rule of Eq. 7 in plain Python floats: the deepest j blocks move iff this holds;
+    # for mu >= 0 it holds for a prefix j = 1..m, so m is where it stops holding
+    def moves(j):
+        return k * y > mu * j * (j + 1) / 2
+
+    m = int(mobilised_count(L, k, y, mu))
+    assert 0 <= m <= L
+    assert m == 0 or moves(m)
+    assert m == L or not moves(m + 1)
+
+
+def test_mobilised_count_at_exact_boundaries_of_a_billion_blocks():
+    # k y = mu m (m + 1) / 2 exactly (integers below 2^53): m blocks are one too many
+    for m in (1, 2, 10**6, 10**7 + 1):
+        y = m * (m + 1) / 2
+        assert mobilised_count(10**9, 1.0, y, 1.0) == m - 1
+        assert mobilised_count(10**9, 1.0, np.nextafter(y, np.inf), 1.0) == m
+    assert mobilised_count(10**9, 1.0, 1e30, 1.0) == 10**9
+    assert mobilised_count(10**9, 1.0, 0.0, 0.0) == 0
+    assert mobilised_count(10**9, 1.0, 0.0, -1.0) == 10**9
+
+
 @given(Ls, ks, st.floats(0.01, 50.0), st.floats(-2.0, 2.0))
 def test_full_formula_and_partial_false(L, k, y, mu):
     eq = equilibrium(L, k, y, mu, partial=False)
