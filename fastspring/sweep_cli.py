@@ -108,8 +108,10 @@ def parse_values(text, name, kind):
     """
     try:
         if ":" in text:
-            start, stop, num = text.split(":")
-            values = np.linspace(float(start), float(stop), int(num))
+            parts = text.split(":")
+            if len(parts) != 3 or not parts[2].strip().isdigit() or int(parts[2]) < 1:
+                raise ValueError("expected START:STOP:NUM with NUM a whole number >= 1")
+            values = np.linspace(float(parts[0]), float(parts[1]), int(parts[2]))
             if kind is int:
                 if not np.all(values == np.round(values)):
                     raise ValueError("expected whole numbers")

@@ -380,6 +380,11 @@ def test_cli_values():
         parse_values("2:3:3", "L", int)
     with pytest.raises(ValueError, match="--sigma: cannot read 'a'"):
         parse_values("a", "sigma", float)
+    for text in ("0:1", "0:1:x", "0:1:0", "0:1:-3", "0:1:2:3", "0:1:2.5"):
+        with pytest.raises(
+            ValueError, match=f"--sigma: cannot read '{text}': expected START:STOP:NUM"
+        ):
+            parse_values(text, "sigma", float)
 
 
 def test_cli_model_parameters_are_options_and_axes():
