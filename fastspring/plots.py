@@ -15,6 +15,7 @@ from matplotlib import colormaps, patheffects
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 #: a diverging map: blue below 0 (concave), white at 0 (linear), red above 0 (convex)
@@ -44,7 +45,8 @@ def phase_diagram(
     ----------
     da : xarray.DataArray
         Two dims, ``x`` and ``y`` (in any order), with coordinates; e.g. the mean
-        scale-free curvature over noise x friction.  NaN cells are drawn grey.
+        scale-free curvature over noise x friction.  NaN cells are drawn grey and
+        named in the legend.
     x, y : str
         The dims on the horizontal and vertical axes.  Axis labels use the
         coordinates' ``long_name`` (or name) and ``units`` attributes.
@@ -94,8 +96,12 @@ def phase_diagram(
     ax.set_ylabel(_label(da[y]))
     if title:
         ax.set_title(title)
-    if boundary is not None or shading_label:
+    handles = ax.get_legend_handles_labels()[0]
+    if not np.all(np.isfinite(values)):  # name the grey cells
+        handles.append(Patch(color=mesh.cmap.get_bad(), label="no finite curvature"))
+    if handles:
         ax.legend(
+            handles=handles,
             loc="upper center",
             bbox_to_anchor=(0.5, -0.13),
             ncols=2,

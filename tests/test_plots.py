@@ -84,9 +84,13 @@ def test_draws_on_a_given_axes_and_handles_nan_and_single_cells():
     da = curvature()
     da[1, 1] = np.nan
     assert phase_diagram(da, "sigma", "mu_minus", ax=right) is right
+    # the grey NaN cell is named in the legend; a grid without NaN gets no legend
+    assert [t.get_text() for t in right.get_legend().get_texts()] == ["no finite curvature"]
+    assert np.ma.getmaskarray(mesh_of(right).get_array()).sum() == 1
     one = da.isel(sigma=[0], mu_minus=[0]).fillna(0.3)
     phase_diagram(one, "sigma", "mu_minus", ax=left)
     assert left.get_xlim() == pytest.approx((-0.5, 0.5))
+    assert left.get_legend() is None
 
 
 def test_save_figure_writes_a_png(tmp_path):
