@@ -1,5 +1,7 @@
-"""Argument checks shared by ``analysis`` and ``fastspring``: each error names the
-parameter and its allowed range."""
+"""Argument checks shared by ``analysis`` and ``fastspring``.
+
+Each error names the parameter and its allowed range.
+"""
 
 import math
 import numbers

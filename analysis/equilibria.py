@@ -1,5 +1,7 @@
-"""Noiseless equilibrium of a chain pulled from rest (paper Eq. 7) and its noisy
-re-equilibration with an effective friction (paper Eq. 8).
+"""Equilibrium of a chain pulled from rest (paper Eq. 7) and its noisy re-equilibration (Eq. 8).
+
+Without noise the chain settles at the equilibrium of paper Eq. 7; with noise it
+re-equilibrates with an effective friction (paper Eq. 8).
 
 Reference: Shi, Pan & Dokmanic, "A spring-block theory of feature learning in deep
 neural networks", arXiv:2407.19353 (Phys. Rev. Lett. 2025), Eqs. 7-8.

@@ -1,5 +1,7 @@
-"""Asymmetric dry friction under noise: the activation phi, its mean under noise, and
-the effective friction that sets the shape of the load curve (paper Eq. 8).
+"""Asymmetric dry friction under noise: activation, mean drift and effective friction.
+
+The activation phi, its mean under noise, and the effective friction that sets the
+shape of the load curve (paper Eq. 8).
 
 Reference: Shi, Pan & Dokmanic, "A spring-block theory of feature learning in deep
 neural networks", arXiv:2407.19353 (Phys. Rev. Lett. 2025), Eqs. 5-8 and SM S6.2.

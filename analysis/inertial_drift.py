@@ -76,8 +76,10 @@ def _step_motion(v, G, mu_plus, mu_minus, gamma, dt):
 
 @pjit
 def _transitions(F, eps, prob, v, mu_plus, mu_minus, gamma, dt, P, moved):
-    """Fill ``P[f, j, i]``, the probability of going from node ``j`` to node ``i`` in one
-    step under force ``F[f]``, and ``moved[f, j]``, the mean distance moved from ``j``.
+    """Fill the one-step transition probabilities ``P`` and mean displacements ``moved``.
+
+    ``P[f, j, i]`` is the probability of going from node ``j`` to node ``i`` in one step
+    under force ``F[f]``, and ``moved[f, j]`` the mean distance moved from ``j``.
 
     A step that ends between two nodes is split between them linearly, which keeps the
     mean velocity exact.

@@ -1,5 +1,4 @@
-"""The noise-averaged (mean-field) dynamics of a chain, and the finite-time phase
-transition they predict.
+"""Mean-field (noise-averaged) chain dynamics and the finite-time phase transition they predict.
 
 **Overdamped map (A).** The paper's map (Eq. 6) moves block ``i`` by
 ``dt * phi(F_i + eps_i)``. Averaging each step over the noise while treating the forces

@@ -18,8 +18,11 @@ THREADS = 128
 
 
 def fill_kernel_source():
-    """The kernel, undecorated (tests compile it to PTX): thread ``(b, g)`` writes
-    entries ``4 g .. 4 g + 3`` of network ``b``'s mask, as :func:`dnn.dropout._fill_rows`."""
+    """The kernel, undecorated (tests compile it to PTX).
+
+    Thread ``(b, g)`` writes entries ``4 g .. 4 g + 3`` of network ``b``'s mask, as
+    :func:`dnn.dropout._fill_rows`.
+    """
 
     def fill(out, seeds, draw, ps):
         b, g = cuda.grid(2)
@@ -43,10 +46,12 @@ def fill_kernel():
 
 
 def fill_on_gpu(out, seeds, draw, ps):
-    """Fill ``out`` (B, size), a float32 torch tensor on the GPU, with mask ``draw`` of
-    each network.  Launched on torch's current stream, so it is ordered with torch's work
-    and needs no synchronisation (``sync=False``: numba would otherwise wait for that
-    stream, stalling the host at every mask)."""
+    """Fill ``out`` (B, size), a float32 torch GPU tensor, with mask ``draw`` of each network.
+
+    Launched on torch's current stream, so it is ordered with torch's work and needs no
+    synchronisation (``sync=False``: numba would otherwise wait for that stream, stalling
+    the host at every mask).
+    """
     import torch
 
     groups = (out.shape[1] + 3) // 4

@@ -1,10 +1,10 @@
-"""The ``dnn-phase`` and ``dnn-curve`` sub-commands of the ``fastspring`` command line.
+r"""The ``dnn-phase`` and ``dnn-curve`` sub-commands of the ``fastspring`` command line.
 
 Examples::
 
-    fastspring dnn-phase --axis label-noise --values 0:0.8:9 --alphas 0:1:6 --seeds 3 \\
+    fastspring dnn-phase --axis label-noise --values 0:0.8:9 --alphas 0:1:6 --seeds 3 \
         --epochs 100 --store dnn.zarr --plot fig1a.png
-    fastspring dnn-curve --alpha 0 --label-noise 0.5 --epochs 100 --record-every 10 \\
+    fastspring dnn-curve --alpha 0 --label-noise 0.5 --epochs 100 --record-every 10 \
         --plot curves.png
 
 A value with ``:`` (``start:stop:num``, inclusive) or ``,`` (a list) is a list of values.

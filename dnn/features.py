@@ -52,9 +52,12 @@ def layer_features(model, x):
 
 
 def layer_load(features, labels, kind):
-    """One layer's load: :func:`~dnn.separation.separation` of ``kind`` "trace_ratio" or
-    "pinv", or for "regression" the RMSE of the best affine map from the features to the
-    one-hot labels (:func:`~dnn.separation.regression_load`, SM S5)."""
+    """One layer's load of ``kind`` "trace_ratio", "pinv" or "regression".
+
+    For "trace_ratio" or "pinv" the :func:`~dnn.separation.separation` of that kind; for
+    "regression" the RMSE of the best affine map from the features to the one-hot labels
+    (:func:`~dnn.separation.regression_load`, SM S5).
+    """
     if kind == "regression":
         onehot = torch.nn.functional.one_hot(torch.as_tensor(labels).long())
         return regression_load(features, onehot)

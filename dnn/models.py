@@ -62,6 +62,7 @@ class Dropout(nn.Module):
         self.source = None
 
     def forward(self, x):
+        """``x`` with dropout applied (``x`` itself in evaluation mode or when ``p = 0``)."""
         if not self.training or self.p == 0.0:
             return x
         if self.source is None:
@@ -69,6 +70,7 @@ class Dropout(nn.Module):
         return x * self.source.draw(x.shape)[0].to(x.dtype)
 
     def extra_repr(self):
+        """The ``p=...`` shown in the module's repr."""
         return f"p={self.p}"
 
 
@@ -148,6 +150,7 @@ class MLP(nn.Module):
                     nn.init.zeros_(lin.bias)
 
     def forward(self, x):
+        """Logits of ``x`` (batch, in_dim), shape (batch, n_classes)."""
         h = self.input_norm(x)
         for lin, norm, act, drop in zip(
             self.linears, self.norms, self.acts, self.drops, strict=True
@@ -208,6 +211,7 @@ class CNN(nn.Module):
         self.head = nn.Linear(channels * h * w, n_classes)
 
     def forward(self, x):
+        """Logits of ``x`` (batch of inputs, flat or ``(C, H, W)``), shape (batch, n_classes)."""
         h = self.input_norm(x.reshape(len(x), *self.shape))
         for conv, norm, pool, drop in zip(
             self.convs, self.norms, self.pools, self.drops, strict=True

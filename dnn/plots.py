@@ -1,5 +1,7 @@
-"""Figures of the DNN experiments: phase diagrams (paper Fig. 1) and load curves over epochs
-(paper Fig. 4, left). Built on :class:`matplotlib.figure.Figure`, never ``pyplot``."""
+"""DNN figures: phase diagrams (paper Fig. 1) and load curves over epochs (paper Fig. 4, left).
+
+Figures of the DNN experiments, built on :class:`matplotlib.figure.Figure`, never ``pyplot``.
+"""
 
 import numpy as np
 from matplotlib import colormaps

@@ -112,10 +112,12 @@ class TrainResult:
 
     @property
     def epochs_run(self):
+        """Number of epochs trained (the length of ``losses``)."""
         return len(self.losses)
 
     @property
     def final_loss(self):
+        """Mean training loss of the last epoch."""
         return float(self.losses[-1])
 
     def to_xarray(self):

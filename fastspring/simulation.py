@@ -35,6 +35,7 @@ class Settings:
 
     @property
     def record_times(self) -> np.ndarray:
+        """Times of the recorded frames: their step numbers times ``dt``."""
         steps = np.arange(self.n_records) * self.record_every
         steps[-1] = self.steps
         return steps * self.dt
@@ -68,9 +69,11 @@ def make_settings(
 
 
 def check_noise_values(values, noise: Noise, settings: Settings, L: int) -> np.ndarray:
-    """Validate explicit standard-normal draws: shape ``(steps, chains, L)``, or
-    ``(steps, chains)`` for synchronous noise; finite; inside the bound for
-    truncated noise."""
+    """Validate explicit standard-normal draws: shape, finiteness, bound.
+
+    The shape must be ``(steps, chains, L)``, or ``(steps, chains)`` for synchronous
+    noise; the draws must be finite, and inside the bound for truncated noise.
+    """
     if np.ma.isMaskedArray(values):
         raise TypeError(
             "noise_values must be a plain array: a masked array's masked draws have no value"

@@ -1,4 +1,4 @@
-"""The ``fastspring sweep`` sub-command: a phase sweep from the command line.
+r"""The ``fastspring sweep`` sub-command: a phase sweep from the command line.
 
 Every parameter of the chain, the noise, the integration and the models is an
 option; a value with a colon or a comma makes it a grid axis::
@@ -10,7 +10,7 @@ option; a value with a colon or a comma makes it a grid axis::
 
 Example::
 
-    fastspring sweep --model overdamped --sigma 0:0.5:11 --mu-minus 0:0.3:7 \\
+    fastspring sweep --model overdamped --sigma 0:0.5:11 --mu-minus 0:0.3:7 \
         --chains 64 --steps 20000 --store scan.zarr --plot phase.png
 """
 

@@ -146,7 +146,7 @@ def run_overdamped_cells(params, flags, L, settings, chain0=0):
 
 @cuda.jit(device=True)
 def _cell_and_chain(x_out):
-    """This thread's (cell, chain) and whether it has one.
+    """The current thread's (cell, chain) and whether it has one.
 
     ``x_out`` has shape (cells, chains, L); the last block of threads runs past its end.
     """

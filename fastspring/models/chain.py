@@ -12,8 +12,10 @@ from .._jit import device, jit
 
 @device
 def cell_params(params):
-    """A cell's row of the table ``(k, y, mu_plus, mu_minus, dt, sigma, bound, decay,
-    gamma)`` (the ``PARAMS`` of the inertial and Langevin models) as scalars.
+    """A cell's row of the parameter table as scalars.
+
+    The table's columns are ``(k, y, mu_plus, mu_minus, dt, sigma, bound, decay, gamma)``,
+    the ``PARAMS`` of the inertial and Langevin models.
 
     Indexed one by one: tuple-unpacking an array is much slower in Numba.
     """
