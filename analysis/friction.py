@@ -227,9 +227,7 @@ def expected_max(window, kind="gaussian", bound=None):
     For Gaussian noise this is about ``sqrt(2 ln T)`` minus a correction of order
     ``ln ln T / sqrt(ln T)`` (e.g. 3.85 against 4.29 for ``T = 10**4``).
     """
-    T = float(window)
-    if not T >= 1:
-        raise ValueError(f"window must be >= 1, got {window}")
+    T = check_real("window", window, low=1.0)
     if kind == "gaussian":
         lo, hi = -math.inf, math.inf
 
@@ -291,9 +289,7 @@ def effective_bound(noise, window=None, rule="expected_max"):
     if window is None:
         return bound
     if rule == "sqrt2log":
-        T = float(window)
-        if not T >= 1:
-            raise ValueError(f"window must be >= 1, got {window}")
+        T = check_real("window", window, low=1.0)
         return min(bound, sigma * math.sqrt(2.0 * math.log(T)))
     if kind == "gaussian":
         return sigma * expected_max(window)

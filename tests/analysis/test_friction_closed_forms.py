@@ -222,6 +222,19 @@ def test_critical_sigma_refuses_bad_arguments(args, kwargs, message):
         critical_sigma(*args, **kwargs)
 
 
+@pytest.mark.parametrize("rule", ["expected_max", "sqrt2log"])
+@pytest.mark.parametrize(
+    ("window", "message"),
+    [(0.5, r"window must lie in \[1, inf\), got 0.5"), (math.inf, "window must be finite")],
+)
+def test_effective_bound_refuses_a_window_outside_one_to_inf(rule, window, message):
+    # an infinite window gave a silent NaN bound (expected_max) before
+    with pytest.raises(ValueError, match=message):
+        effective_bound(Noise(sigma=0.1), window=window, rule=rule)
+    with pytest.raises(ValueError, match=message):
+        expected_max(window)
+
+
 def test_predicted_phase_follows_the_sign_of_mu_bar():
     L, k, y, mp, mm = 7, 1.0, 1.0, 0.1, 0.3
     assert predicted_phase(L, k, y, mp, mm, None) == "concave"
