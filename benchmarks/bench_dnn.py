@@ -9,10 +9,10 @@ Four measurements, each printing what it ran, the machine load and the numbers::
         untimed warm-up training.
 
     python benchmarks/bench_dnn.py speedup [--epochs 1] [--batch-sizes 5,10,...]
-        [--stack-rows 1200]
+        [--stack-size 12]
         Stacked vs one-by-one training, per batch size: seconds per network-epoch of the
-        alphas x seeds networks in the stacks phase_diagram forms (at most stack-rows /
-        batch size networks each) and of one network alone, their ratio, and the
+        alphas x seeds networks in the stacks phase_diagram forms (at most stack-size
+        networks each) and of one network alone, their ratio, and the
         extrapolated batch-size panel (10 seeds x 6 alphas x 100 epochs) both ways.
 
     python benchmarks/bench_dnn.py panel --axis label_noise [--seeds 10] [--workers 2]
@@ -37,7 +37,7 @@ import torch
 
 from dnn import PAPER_ALPHAS, PAPER_VALUES, build_model, evaluate, load_data, summarize
 from dnn.batched import train_stacked
-from dnn.phase import STACK_MAX_BATCH, STACK_ROWS, phase_diagram, stack_members, worker_client
+from dnn.phase import STACK_MAX_BATCH, STACK_SIZE, phase_diagram, stack_members, worker_client
 from dnn.train import TrainConfig, train
 
 
@@ -74,8 +74,8 @@ def speedup(args):
     members = [(a, s) for a in alphas for s in seeds]
     print(
         f"load average before: {_load()}; torch threads 1; {len(members)} networks (6 "
-        f"alphas x {args.seeds} seeds) in stacks of <= {args.stack_rows} / batch size "
-        f"networks; {args.epochs} epoch(s) timed"
+        f"alphas x {args.seeds} seeds) in stacks of <= {args.stack_size} networks; "
+        f"{args.epochs} epoch(s) timed"
     )
     print(
         f"{'batch':>6} {'stacks':>7} {'stacked s/net-epoch':>20} "
@@ -83,9 +83,12 @@ def speedup(args):
     )
     totals = {"stacked": 0.0, "single": 0.0, "mixed": 0.0}
     small = {"stacked": 0.0, "single": 0.0}  # the cells phase_diagram trains stacked
+    warm = TrainConfig(epochs=1, batch_size=1280)  # loads the compiled kernels, untimed
+    train_stacked([build_model("mlp", data) for _ in range(2)], data, [warm] * 2, [0, 1])
+    train(build_model("mlp", data), data, warm)
     for bs in args.batch_sizes:
         config = TrainConfig(epochs=args.epochs, batch_size=bs)
-        stacks = stack_members(members, bs, args.stack_rows)
+        stacks = stack_members(members, args.stack_size)
         t = time.perf_counter()
         for stack in stacks:  # as phase_diagram trains them
             models = [build_model("mlp", data, seed=s, alpha=a) for a, s in stack]
@@ -211,10 +214,10 @@ def main():
     p.add_argument("--seeds", type=int, default=10)
     p.add_argument("--singles", type=int, default=2, help="one-by-one runs timed per batch size")
     p.add_argument(
-        "--stack-rows",
+        "--stack-size",
         type=int,
-        default=STACK_ROWS,
-        help="networks x batch size per stack at most (a huge value: one stack)",
+        default=STACK_SIZE,
+        help="networks per stack at most (a huge value: one stack)",
     )
     p.add_argument(
         "--batch-sizes",

@@ -51,6 +51,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from . import _stacked_cpu as kernels
 from .dropout import MaskSource
 from .models import MLP
 from .noise import corrupt, epoch_order
@@ -78,9 +79,13 @@ class StackedMLP:
     device : str or torch.device, optional
         Where the stack computes (default: the CPU). The inputs and labels of each step
         are drawn on the CPU and copied over; dropout masks are drawn on the device.
+    fused : bool, optional
+        Compute the element-wise parts of a step with the fused CPU kernels of
+        :mod:`dnn._stacked_cpu` (default on the CPU, about twice as fast there) rather
+        than with torch ops (the only choice on other devices).
     """
 
-    def __init__(self, mlps, seeds=None, device=None):
+    def __init__(self, mlps, seeds=None, device=None, fused=None):
         self.mlps = list(mlps)
         states = [m.state_dict() for m in self.mlps]
         layout = [(k, tuple(v.shape)) for k, v in states[0].items()]
@@ -93,6 +98,9 @@ class StackedMLP:
             )
         first = self.mlps[0]
         self.device = torch.device(device or "cpu")
+        self.fused = self.device.type == "cpu" if fused is None else bool(fused)
+        if self.fused and self.device.type != "cpu":
+            raise ValueError(f"fused=True: the fused kernels run on the CPU, not {self.device}")
         names = [name for name, _ in first.named_parameters()]
         self.params = {
             k: torch.stack([st[k] for st in states]).to(self.device).requires_grad_()
@@ -113,9 +121,99 @@ class StackedMLP:
         seeds = range(len(self.mlps)) if seeds is None else seeds
         self.masks = MaskSource(seeds, dropout, self.device) if any(dropout) else None
         self.steps = 0  # training steps so far (BatchNorm's num_batches_tracked)
+        self._ops = {}  # the ops of each batch size, with their buffers
 
     def __len__(self):
         return len(self.mlps)
+
+    def ops(self, n):
+        """The arithmetic of a step on ``n`` samples per network (fused or torch ops)."""
+        if n not in self._ops:
+            self._ops[n] = _FusedOps(self, n) if self.fused else _TorchOps(self)
+        return self._ops[n]
+
+    def linear(self, h, prefix, out=None):
+        """Per-network ``W h + b`` of ``h`` (B, n, d_in) -> (B, n, d_out)."""
+        w = self.params[f"{prefix}.weight"].transpose(1, 2)
+        bias = self.params.get(f"{prefix}.bias")
+        if bias is None:
+            return torch.bmm(h, w, out=out)
+        return torch.baddbmm(bias.unsqueeze(1), h, w, out=out)
+
+    def linear_backward(self, dz, h, prefix, out=None):
+        """Writes dW = dz^T h and db = sum_n dz; returns dh = dz W."""
+        torch.bmm(dz.transpose(1, 2), h, out=self.params[f"{prefix}.weight"].grad)
+        if f"{prefix}.bias" in self.params:
+            torch.sum(dz, dim=1, out=self.params[f"{prefix}.bias"].grad)
+        return torch.bmm(dz, self.params[f"{prefix}.weight"], out=out)
+
+    @torch.no_grad()
+    def loss_and_grads(self, x, y):
+        """One forward and backward pass: per-network mean cross-entropy, gradients in ``.grad``.
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (B, n, d_0)
+        y : torch.Tensor of int64, shape (B, n)
+
+        Returns
+        -------
+        torch.Tensor, shape (B,)
+        """
+        ops = self.ops(y.shape[1])
+        h, first = ops.hidden(x, -1) if self.batchnorm else (x, None)
+        saved = []
+        for layer in range(self.depth - 1):
+            out, cache = ops.hidden(ops.linear(h, layer), layer)
+            saved.append((h, cache))
+            h = out
+        loss, dlogits = ops.cross_entropy(ops.linear(h, self.depth - 1), y)
+        dh = ops.linear_backward(dlogits, h, self.depth - 1)
+        for layer in reversed(range(self.depth - 1)):
+            h_in, cache = saved[layer]
+            dh = ops.linear_backward(ops.hidden_backward(dh, cache, layer), h_in, layer)
+        if self.batchnorm:
+            ops.hidden_backward(dh, first, -1)
+        self.steps += 1
+        return loss
+
+    def write_back(self, which=None):
+        """Copy parameters and BatchNorm statistics into the MLPs (all or ``which``)."""
+        with torch.no_grad():
+            for b in range(len(self)) if which is None else which:
+                for name, p in self.mlps[b].named_parameters():
+                    p.copy_(self.params[name][b])
+                for name, buf in self.mlps[b].named_buffers():
+                    value = self.buffers[name][b]
+                    buf.copy_(
+                        value + self.steps if name.endswith("num_batches_tracked") else value
+                    )
+
+
+def _prefix(stack, layer):
+    """The parameter prefix of linear layer ``layer`` (the last one is the head)."""
+    return "head" if layer == stack.depth - 1 else f"linears.{layer}"
+
+
+def _norm_prefix(layer):
+    """The BatchNorm of hidden layer ``layer`` (``-1``: the input BatchNorm)."""
+    return "input_norm" if layer < 0 else f"norms.{layer}"
+
+
+class _TorchOps:
+    """A step's arithmetic as torch ops: any device (module docstring's equations)."""
+
+    def __init__(self, stack):
+        self.stack = stack
+        self.params, self.buffers = stack.params, stack.buffers
+
+    def linear(self, h, layer):
+        """``W h + b`` of linear layer ``layer``."""
+        return self.stack.linear(h, _prefix(self.stack, layer))
+
+    def linear_backward(self, dz, h, layer):
+        """Weight and bias gradients of linear layer ``layer``; returns ``dh``."""
+        return self.stack.linear_backward(dz, h, _prefix(self.stack, layer))
 
     def _norm(self, z, prefix):
         """Training-mode BatchNorm (batch statistics; running statistics updated).
@@ -128,11 +226,11 @@ class StackedMLP:
         mean = z.mean(dim=1, keepdim=True)
         zc = z - mean
         var = (zc * zc).mean(dim=1, keepdim=True)
-        inv = (var + self.eps).rsqrt_()
+        inv = (var + self.stack.eps).rsqrt_()
         zhat = zc.mul_(inv)
         gamma = self.params[f"{prefix}.weight"].unsqueeze(1)
         out = torch.addcmul(self.params[f"{prefix}.bias"].unsqueeze(1), zhat, gamma)
-        m = self.momentum
+        m = self.stack.momentum
         self.buffers[f"{prefix}.running_mean"].mul_(1 - m).add_(mean.squeeze(1), alpha=m)
         self.buffers[f"{prefix}.running_var"].mul_(1 - m).add_(
             var.squeeze(1), alpha=m * n / (n - 1)
@@ -153,85 +251,150 @@ class StackedMLP:
         centred = dout - (dbeta / n).unsqueeze(1)
         return centred.sub_(zhat.mul_((dgamma / n).unsqueeze(1))).mul_(scale)
 
-    def _linear(self, h, prefix):
-        """Per-network ``W h + b`` of ``h`` (B, n, d_in) -> (B, n, d_out)."""
-        w = self.params[f"{prefix}.weight"].transpose(1, 2)
-        bias = self.params.get(f"{prefix}.bias")
-        return torch.bmm(h, w) if bias is None else torch.baddbmm(bias.unsqueeze(1), h, w)
-
-    def _linear_backward(self, dz, h, prefix):
-        """Writes dW = dz^T h and db = sum_n dz; returns dh = dz W."""
-        torch.bmm(dz.transpose(1, 2), h, out=self.params[f"{prefix}.weight"].grad)
-        if f"{prefix}.bias" in self.params:
-            torch.sum(dz, dim=1, out=self.params[f"{prefix}.bias"].grad)
-        return torch.bmm(dz, self.params[f"{prefix}.weight"])
-
     def _act(self, u):
         """LeakyReLU with each network's slope; returns it and its derivative.
 
         ``h = prelu(u)`` over the network axis, and ``slope = 1`` where ``u > 0``,
         ``alpha`` elsewhere (built with arithmetic: ``torch.where`` is slow on CPU).
         """
-        alpha = self.alpha.view(-1, 1, 1)
+        alpha = self.stack.alpha.view(-1, 1, 1)
         slope = torch.gt(u, 0, out=torch.empty_like(u)).mul_(1.0 - alpha).add_(alpha)
-        return F.prelu(u.view(1, len(self), -1), self.alpha).view(u.shape), slope
+        return F.prelu(u.view(1, len(self.stack), -1), self.stack.alpha).view(u.shape), slope
 
-    @torch.no_grad()
-    def loss_and_grads(self, x, y):
-        """One forward and backward pass: per-network mean cross-entropy, gradients in ``.grad``.
+    def hidden(self, z, layer):
+        """``mask * LeakyReLU(BN(z))`` of hidden layer ``layer``, and what the backward needs.
 
-        Parameters
-        ----------
-        x : torch.Tensor, shape (B, n, d_0)
-        y : torch.Tensor of int64, shape (B, n)
-
-        Returns
-        -------
-        torch.Tensor, shape (B,)
+        Layer ``-1`` is the input BatchNorm (no activation, no dropout).
         """
-        norm = self.batchnorm
-        h, in_cache = self._norm(x, "input_norm") if norm else (x, None)
-        saved = []
-        for layer in range(self.depth - 1):
-            h_in = h
-            u = self._linear(h_in, f"linears.{layer}")
-            u, cache = self._norm(u, f"norms.{layer}") if norm else (u, None)
-            h, slope = self._act(u)
-            mask = None if self.masks is None else self.masks.draw(h.shape[1:])
-            if mask is not None:
-                h = h.mul_(mask)
-            saved.append((h_in, cache, slope, mask))
-        logits = self._linear(h, "head")
-        n = y.shape[1]
+        u, cache = self._norm(z, _norm_prefix(layer)) if self.stack.batchnorm else (z, None)
+        if layer < 0:
+            return u, (cache, None, None)
+        h, slope = self._act(u)
+        masks = self.stack.masks
+        mask = None if masks is None else masks.draw(h.shape[1:])
+        return (h if mask is None else h.mul_(mask)), (cache, slope, mask)
+
+    def hidden_backward(self, dh, saved, layer):
+        """Gradient through :meth:`hidden` (``dh`` is overwritten); writes BatchNorm's."""
+        cache, slope, mask = saved
+        if layer < 0:
+            return self._norm_backward(dh, cache, "input_norm", need_input=False)
+        if mask is not None:
+            dh.mul_(mask)
+        du = dh.mul_(slope)
+        if not self.stack.batchnorm:
+            return du
+        return self._norm_backward(du, cache, _norm_prefix(layer))
+
+    def cross_entropy(self, logits, y):
+        """Per-network mean cross-entropy and ``d loss / d logits``."""
         target = y.unsqueeze(2)
         logp = torch.log_softmax(logits, dim=2)
         loss = -logp.gather(2, target).squeeze(2).mean(dim=1)
-        minus_one = torch.full(target.shape, -1.0, device=self.device)
-        dlogits = logp.exp_().scatter_add_(2, target, minus_one).div_(n)
-        dh = self._linear_backward(dlogits, h, "head")
-        for layer in reversed(range(self.depth - 1)):
-            h_in, cache, slope, mask = saved[layer]
-            if mask is not None:
-                dh.mul_(mask)
-            du = dh.mul_(slope)
-            dz = self._norm_backward(du, cache, f"norms.{layer}") if norm else du
-            dh = self._linear_backward(dz, h_in, f"linears.{layer}")
-        if norm:
-            self._norm_backward(dh, in_cache, "input_norm", need_input=False)
-        self.steps += 1
-        return loss
+        minus_one = torch.full(target.shape, -1.0, device=logits.device)
+        return loss, logp.exp_().scatter_add_(2, target, minus_one).div_(y.shape[1])
 
-    def write_back(self, which=None):
-        """Copy parameters and BatchNorm statistics into the MLPs (all or ``which``)."""
-        with torch.no_grad():
-            for b in range(len(self)) if which is None else which:
-                for name, p in self.mlps[b].named_parameters():
-                    p.copy_(self.params[name][b])
-                for name, buf in self.mlps[b].named_buffers():
-                    value = self.buffers[name][b]
-                    buf.copy_(
-                        value + self.steps if name.endswith("num_batches_tracked") else value
+
+class _FusedOps:
+    """A step's arithmetic on the CPU with the fused kernels of :mod:`dnn._stacked_cpu`.
+
+    Holds, for one number ``n`` of samples per network, every activation buffer of a
+    step (allocated once: fresh large tensors each step cost page faults) and NumPy
+    views of the parameters, gradients and BatchNorm statistics the kernels update.
+    """
+
+    def __init__(self, stack, n):
+        self.stack = stack
+        nets = len(stack)
+        first = stack.mlps[0]
+        widths = [first.linears[0].in_features] + [
+            lin.out_features for lin in [*first.linears, first.head]
+        ]
+        new = lambda d: torch.empty((nets, n, d))  # noqa: E731
+        self.z = [new(d) for d in widths]  # pre-activations; z[0]: the input copy
+        self.h = [new(d) for d in widths[:-1]]  # layer outputs h_0 .. h_{depth-1}
+        self.dh = [new(d) for d in widths]  # gradients with respect to h_l / the logits
+        self.scale = [np.empty((nets, d), dtype=np.float32) for d in widths[:-1]]
+        self.loss = torch.empty(nets)
+        self.alpha = stack.alpha.numpy().astype(np.float32)
+        self.identity = np.ones(nets, dtype=np.float32)
+        self.no_mask = np.zeros((0, 0, 0), dtype=np.float32)
+        self.none = np.zeros((0, 0), dtype=np.float32)
+        self.norm_views = {}
+        if stack.batchnorm:
+            for layer in range(-1, stack.depth - 1):
+                prefix = _norm_prefix(layer)
+                w, b = stack.params[f"{prefix}.weight"], stack.params[f"{prefix}.bias"]
+                self.norm_views[layer] = tuple(
+                    t.numpy()
+                    for t in (
+                        w.detach(),
+                        b.detach(),
+                        w.grad,
+                        b.grad,
+                        stack.buffers[f"{prefix}.running_mean"],
+                        stack.buffers[f"{prefix}.running_var"],
                     )
+                )
+
+    def linear(self, h, layer):
+        """``W h + b`` of linear layer ``layer``, into its buffer."""
+        return self.stack.linear(h, _prefix(self.stack, layer), out=self.z[layer + 1])
+
+    def linear_backward(self, dz, h, layer):
+        """Weight and bias gradients of linear layer ``layer``; returns ``dh`` (a buffer)."""
+        return self.stack.linear_backward(dz, h, _prefix(self.stack, layer), out=self.dh[layer])
+
+    def _views(self, layer):
+        """gamma, beta, d gamma, d beta, running mean, running var (or empty arrays)."""
+        return self.norm_views.get(layer, (self.none,) * 6)
+
+    def hidden(self, z, layer):
+        """``mask * LeakyReLU(BN(z))`` of hidden layer ``layer`` (``-1``: input BatchNorm)."""
+        if layer < 0:
+            z = self.z[0].copy_(z)
+        stack, masks = self.stack, self.stack.masks
+        mask = self.no_mask
+        if layer >= 0 and masks is not None:
+            mask = masks.draw(z.shape[1:]).numpy()
+        gamma, beta, _, _, run_mean, run_var = self._views(layer)
+        kernels.norm_act_forward(
+            z.numpy(),
+            gamma,
+            beta,
+            self.identity if layer < 0 else self.alpha,
+            mask,
+            getattr(stack, "eps", 0.0),
+            getattr(stack, "momentum", 0.0),
+            run_mean,
+            run_var,
+            self.h[layer + 1].numpy(),
+            self.scale[layer + 1],
+        )
+        return self.h[layer + 1], (z, mask)
+
+    def hidden_backward(self, dh, saved, layer):
+        """Gradient through :meth:`hidden`, in place in ``dh``; writes BatchNorm's."""
+        z, mask = saved
+        gamma, beta, dgamma, dbeta, _, _ = self._views(layer)
+        kernels.norm_act_backward(
+            dh.numpy(),
+            z.numpy(),
+            gamma,
+            beta,
+            self.identity if layer < 0 else self.alpha,
+            mask,
+            self.scale[layer + 1],
+            dgamma,
+            dbeta,
+            layer >= 0,
+        )
+        return dh
+
+    def cross_entropy(self, logits, y):
+        """Per-network mean cross-entropy; ``logits`` becomes ``d loss / d logits``."""
+        kernels.cross_entropy(logits.numpy(), y.numpy(), self.loss.numpy())
+        return self.loss, logits
 
 
 def _noisy_batch(data, idx, configs, x_std, generators, device):

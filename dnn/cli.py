@@ -21,7 +21,7 @@ from fastspring.sweep_cli import parse_values, phase_map
 from .datasets import NAMES, load_data, orthogonal_data
 from .features import LOADS, evaluate
 from .models import INITS, MODELS, build_model
-from .phase import AXES, STACK_MAX_BATCH, STACK_ROWS, phase_diagram, summarize, worker_client
+from .phase import AXES, STACK_MAX_BATCH, STACK_SIZE, phase_diagram, summarize, worker_client
 from .separation import KINDS
 from .train import OPTIMIZERS, TrainConfig, train
 
@@ -153,10 +153,10 @@ def _add_phase(subparsers):
         help=f"train batch sizes up to this in stacks (default {STACK_MAX_BATCH})",
     )
     run.add_argument(
-        "--stack-rows",
+        "--stack-size",
         type=positive_int,
-        default=STACK_ROWS,
-        help=f"networks x batch size per stack at most, on the CPU (default {STACK_ROWS})",
+        default=STACK_SIZE,
+        help=f"networks per stack at most, on the CPU (default {STACK_SIZE})",
     )
     run.add_argument("--device", help="e.g. cuda: train every cell in stacks on that device")
     run.add_argument("--store", help="Zarr store: cells written as they finish; resumable")
@@ -202,7 +202,7 @@ def run_phase(args):
         dataset=args.dataset, data_root=args.data_root, download=args.download,
         size=args.size, n_train=args.n_train or 2560, split_seed=args.split_seed,
         kinds=_kinds(args.kind), stack_max_batch=args.stack_max_batch,
-        stack_rows=args.stack_rows,
+        stack_size=args.stack_size,
         threads=args.threads or 1, device=args.device, store=args.store,
         client=functools.partial(worker_client, args.workers, args.scheduler),
         progress=not args.no_progress,

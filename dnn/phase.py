@@ -10,11 +10,11 @@ The grid runs through :func:`fastspring.grid.run_grid`, so it is resumable from 
 store and can run on a Dask cluster. Cells with small batches (``batch_size <=
 stack_max_batch``) are trained together by :func:`dnn.batched.train_stacked`: the
 ``alphas x seeds`` cells of one axis value, in grid order, are split into equal
-*stacks* of at most about ``stack_rows / batch_size`` networks (:func:`stack_members`),
+*stacks* of at most ``stack_size`` networks (:func:`stack_members`),
 always the same ones whichever cells a call asks for, so a cell's numbers never depend
 on how the grid was split, resumed or distributed. (They may depend, at the level of
 float round-off that training amplifies, on the stack, which the grid's ``alphas``,
-``seeds`` and ``stack_rows`` fix; all are part of the store's fingerprint.) The other
+``seeds`` and ``stack_size`` fix; all are part of the store's fingerprint.) The other
 cells train one by one.
 
 The noise axes (paper values; ``PAPER_VALUES``):
@@ -69,27 +69,27 @@ LONG_NAMES = {
 #: beat one-by-one training about 6x at batch 5 and 10, 5x at 20, 4x at 40 and 2x at 80
 #: (benchmarks/bench_dnn.py speedup); above that the gain is small (1.2-1.3x at 160-320)
 STACK_MAX_BATCH = 80
-#: networks x batch size in one CPU stack at most, so that a stack's activations stay near
-#: the core's 2 MB L2 cache: at batch 40 and 80 stacks of 30 and 15-20 networks train 1.5x
-#: faster per network than one stack of 60; at batch 5-20 stack size matters little
-STACK_ROWS = 1200
+#: networks in one CPU stack at most: a layer's weights and weight gradients of 12
+#: networks (12 x 2 x 40 KB for width 100) stay in a core's 1 MB L2 cache. On a Zen 5 core,
+#: stacks of 12 train 1.2-1.4x faster per network than stacks of 60 at batch 5-10 and
+#: 1.1x faster at batch 20-40 (benchmarks/RESULTS.md, eleventh session)
+STACK_SIZE = 12
 _MALLOC_TRIM = "MALLOC_TRIM_THRESHOLD_"
 
 
-def stack_members(members, batch_size, stack_rows=STACK_ROWS):
-    """Split ``members``, in order, into as few stacks as fit the row budget.
+def stack_members(members, stack_size=STACK_SIZE):
+    """Split ``members``, in order, into as few stacks of at most ``stack_size`` as possible.
 
-    A stack holds at most ``max(1, stack_rows // batch_size)`` members; the stacks'
-    sizes differ by at most one. ``stack_rows=None`` keeps all in one stack (what a
-    GPU wants).
+    The stacks' sizes differ by at most one. ``stack_size=None`` keeps all in one stack
+    (what a GPU wants).
 
-    >>> [len(s) for s in stack_members(list(range(60)), 40)]
-    [30, 30]
+    >>> [len(s) for s in stack_members(list(range(60)), 25)]
+    [20, 20, 20]
     """
     members = list(members)
-    if stack_rows is None:
+    if stack_size is None:
         return [members]
-    parts = -(-len(members) // max(1, stack_rows // batch_size))
+    parts = -(-len(members) // stack_size)
     return [[members[i] for i in part] for part in np.array_split(range(len(members)), parts)]
 
 
@@ -113,7 +113,7 @@ class PhaseSetup:
     data_options: tuple = ()
     kinds: tuple = KINDS
     stack_max_batch: int = STACK_MAX_BATCH
-    stack_rows: int = STACK_ROWS
+    stack_size: int = STACK_SIZE
     threads: int | None = 1
     dropout: float = 0.0
     device: str | None = None
@@ -149,11 +149,10 @@ class PhaseSetup:
             and config.batch_size <= self.stack_max_batch
         )
 
-    def stacks(self, config, n):
+    def stacks(self):
         """The stacks of one axis value: lists of (alpha, seed), grid order."""
         members = [(a, s) for a in self.alphas for s in self.seeds]
-        rows = None if self.on_accelerator() else self.stack_rows
-        return stack_members(members, config.batch_size or n, rows)
+        return stack_members(members, None if self.on_accelerator() else self.stack_size)
 
 
 def local_cluster(workers):
@@ -265,7 +264,7 @@ def _compute(cells, setup):
         config = setup.config(value)
         wanted = {(c["alpha"], c["seed"]) for c in cells if c[setup.axis] == value}
         if setup.stacked(config, n):
-            for members in setup.stacks(config, n):
+            for members in setup.stacks():
                 if wanted.isdisjoint(members):
                     continue
                 models = [setup.model(data, value, a, s) for a, s in members]
@@ -311,7 +310,7 @@ def phase_diagram(
     split_seed=0,
     kinds=KINDS,
     stack_max_batch=STACK_MAX_BATCH,
-    stack_rows=STACK_ROWS,
+    stack_size=STACK_SIZE,
     threads=1,
     device=None,
     store=None,
@@ -342,8 +341,8 @@ def phase_diagram(
         Per-layer loads recorded (:func:`dnn.features.layer_load`).
     stack_max_batch : int
         Batch sizes up to this train in stacks (module docstring).
-    stack_rows : int
-        Networks x batch size per stack at most, on the CPU (:func:`stack_members`).
+    stack_size : int
+        Networks per stack at most, on the CPU (:func:`stack_members`).
     threads : int or None
         Torch threads while computing cells (restored afterwards); ``None`` leaves
         torch's setting. Default 1: these small networks gain little from threads
@@ -406,7 +405,7 @@ def phase_diagram(
         data_options,
         kinds,
         check_int("stack_max_batch", stack_max_batch, low=1),
-        check_int("stack_rows", stack_rows, low=1),
+        check_int("stack_size", stack_size, low=1),
         threads,
         check_dropout(dropout),
         device,
@@ -422,7 +421,7 @@ def phase_diagram(
         "torch": torch.__version__, "device": str(torch.device(device or "cpu")),
     }  # fmt: skip
     if stacking:  # the stacks' make-up (stores of unstacked grids stay valid without it)
-        fingerprint["stack_rows"] = setup.stack_rows
+        fingerprint["stack_size"] = setup.stack_size
     if axis == "dropout" or setup.dropout > 0:  # masks from dnn.dropout since its format 1
         fingerprint["dropout_masks"] = "dnn.dropout/1"
     ds = run_grid(

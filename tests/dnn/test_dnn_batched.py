@@ -48,6 +48,45 @@ def _compare(data, configs, specs=SPECS, **options):
     return stacked, results, single, singles
 
 
+@pytest.mark.parametrize(
+    ("options", "dropout"), [({}, 0.0), ({}, 0.3), ({"batchnorm": False, "bias": False}, 0.2)]
+)
+def test_fused_cpu_step_equals_the_torch_ops_step(small_data, options, dropout):
+    """One step through dnn._stacked_cpu's kernels vs the same step as torch ops.
+
+    Same inputs, masks and parameters: the two differ only in summation order (the
+    kernels accumulate the batch reductions in float64). Excluded: the gradients of the
+    linear biases in front of a BatchNorm and of the input BatchNorm's shift, which are
+    zero up to round-off (BatchNorm's backward centres dz over the batch).
+    """
+    specs = [(s, a, dropout) for s, a in [(0, 0.0), (1, 0.3), (2, 1.0)]]
+    idx = torch.randint(
+        0, len(small_data.y_train), (3, 9), generator=torch.Generator().manual_seed(5)
+    )
+    steps = []
+    for fused in (False, True):
+        stack = StackedMLP(_models(small_data, specs, **options), fused=fused)
+        loss = stack.loss_and_grads(small_data.x_train[idx], small_data.y_train[idx])
+        steps.append((loss, stack))
+    (loss_t, torch_ops), (loss_f, fused_ops) = steps
+    np.testing.assert_allclose(loss_f, loss_t, rtol=1e-6)
+    round_off = ("input_norm.bias", *(f"linears.{k}.bias" for k in range(3)))
+    compared = 0
+    for name, p in torch_ops.params.items():
+        if options or name not in round_off:
+            scale = p.grad.abs().max()
+            assert (fused_ops.params[name].grad - p.grad).abs().max() <= 1e-5 * scale, name
+            compared += 1
+    assert compared == len(torch_ops.params) - (0 if options else len(round_off))
+    for name, buf in torch_ops.buffers.items():
+        torch.testing.assert_close(fused_ops.buffers[name], buf, rtol=1e-6, atol=1e-7)
+
+
+def test_fused_kernels_run_on_the_cpu_only(small_data):
+    with pytest.raises(ValueError, match="fused=True: the fused kernels run on the CPU"):
+        StackedMLP(_models(small_data, SPECS), device="meta", fused=True)
+
+
 def test_stacked_equals_one_by_one_without_label_noise(small_data):
     configs = [TrainConfig(epochs=3, batch_size=20)] * len(SPECS)
     stacked, results, single, singles = _compare(small_data, configs)

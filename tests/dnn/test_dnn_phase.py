@@ -60,30 +60,30 @@ def test_resume_from_store_with_stacked_cells(tmp_path):
     xr.testing.assert_equal(partial["D"].sel(alpha=0.5), first["D"].sel(alpha=0.5))
 
 
-@given(n=st.integers(1, 200), batch=st.integers(1, 3000), rows=st.integers(1, 5000))
-def test_stack_members_splits_in_order_into_equal_stacks_within_the_row_budget(n, batch, rows):
+@given(n=st.integers(1, 200), size=st.integers(1, 300))
+def test_stack_members_splits_in_order_into_as_few_equal_stacks_as_fit(n, size):
     members = [(i % 7, i) for i in range(n)]
-    stacks = stack_members(members, batch, rows)
+    stacks = stack_members(members, size)
     assert [m for stack in stacks for m in stack] == members
     sizes = [len(stack) for stack in stacks]
     assert max(sizes) - min(sizes) <= 1
-    assert max(sizes) * batch <= rows or max(sizes) == 1
-    if len(stacks) > 1:  # no fewer stacks would fit the budget
-        assert -(-n // (len(stacks) - 1)) * batch > rows
-    assert stack_members(members, batch, None) == [members]
+    assert max(sizes) <= size
+    if len(stacks) > 1:  # no fewer stacks would do
+        assert -(-n // (len(stacks) - 1)) > size
+    assert stack_members(members, None) == [members]
 
 
 def test_stack_members_on_the_paper_panel():
     members = list(range(60))
-    sizes = {b: [len(s) for s in stack_members(members, b)] for b in (5, 20, 40, 80)}
-    assert sizes == {5: [60], 20: [60], 40: [30, 30], 80: [15, 15, 15, 15]}
+    sizes = {k: [len(s) for s in stack_members(members, k)] for k in (12, 25, 60, 100)}
+    assert sizes == {12: [12] * 5, 25: [20] * 3, 60: [60], 100: [60]}
 
 
 def test_cells_agree_whatever_the_stack_size():
     """One network per stack vs all in one stack: the same training up to float round-off."""
     args = dict(axis="batch_size", values=[20], alphas=[0.0, 0.5], seeds=2, epochs=2, **TINY)
-    one_each = phase_diagram(**args, stack_rows=20)
-    together = phase_diagram(**args, stack_rows=10**6)
+    one_each = phase_diagram(**args, stack_size=1)
+    together = phase_diagram(**args, stack_size=10**6)
     np.testing.assert_allclose(one_each["D"], together["D"], atol=5e-3)
     np.testing.assert_allclose(one_each["final_loss"], together["final_loss"], rtol=1e-5)
 
@@ -125,8 +125,8 @@ def test_bad_axis():
         phase_diagram("lr", [1e-3], alphas=[2.0])
     with pytest.raises(ValueError, match="dropout=1.5"):
         phase_diagram("dropout", [1.5])
-    with pytest.raises(ValueError, match=r"stack_rows must be an integer in \[1, inf\], got 0"):
-        phase_diagram("batch_size", [5], stack_rows=0)
+    with pytest.raises(ValueError, match=r"stack_size must be an integer in \[1, inf\], got 0"):
+        phase_diagram("batch_size", [5], stack_size=0)
 
 
 def test_cli_phase_and_curve(tmp_path, capsys):
