@@ -154,3 +154,24 @@ def cross_entropy(logits, y, loss):
                 grad = row[k] / norm - (1.0 if k == y[b, i] else 0.0)
                 logits[b, i, k] = grad / n
         loss[b] = total / n
+
+
+@jit
+def adam_step(p, g, m, v, lr, beta1, beta2, eps, step):
+    """Step ``step`` (from 1) of Adam over flat float32 arrays, in place (one pass).
+
+    PyTorch's update (``torch.optim.Adam``, no weight decay): ``m = beta1 m + (1 - beta1)
+    g``, ``v = beta2 v + (1 - beta2) g^2``, ``p -= lr / (1 - beta1^step) m /
+    (sqrt(v) / sqrt(1 - beta2^step) + eps)``.
+    """
+    step_size = np.float32(lr / (1.0 - beta1**step))
+    root_correction = np.float32(np.sqrt(1.0 - beta2**step))
+    keep1, keep2 = np.float32(beta1), np.float32(beta2)
+    take1, take2 = np.float32(1.0 - beta1), np.float32(1.0 - beta2)
+    tiny = np.float32(eps)
+    for i in range(p.size):
+        mi = keep1 * m[i] + take1 * g[i]
+        vi = keep2 * v[i] + take2 * g[i] * g[i]
+        m[i] = mi
+        v[i] = vi
+        p[i] -= step_size * mi / (np.sqrt(vi) / root_correction + tiny)

@@ -4,13 +4,20 @@ Small-batch training is bound by per-step overhead, not arithmetic: a step of th
 reference MLP on 5 samples costs about 1 ms on a CPU whatever the matrix sizes. Here
 ``B`` networks take their steps together: every weight is a ``(B, out, in)`` tensor and
 every activation a ``(B, n, d)`` tensor (network, sample, feature), a linear layer is
-one ``torch.baddbmm``, and one fused optimizer step updates all networks. Adam and SGD
-act element by element, so one optimizer over the stacked parameters is exactly ``B``
+one ``torch.baddbmm``, and one optimizer step updates all networks. Adam and SGD act
+element by element, so one optimizer over the stacked parameters is exactly ``B``
 independent optimizers.
 
 The forward and backward passes are written out rather than left to autograd: on a CPU
 the autograd version allocates fresh gradient buffers every step and is memory-bound;
-here the weight gradients go straight into persistent ``.grad`` buffers. For one
+here the weight gradients go straight into persistent ``.grad`` buffers, all views of
+one flat buffer. On the CPU (the default there) the element-wise work of each layer --
+BatchNorm, LeakyReLU and dropout, forward or backward -- and the cross-entropy are one
+Numba kernel each (:mod:`dnn._stacked_cpu`) writing into buffers kept between steps, and
+Adam is one pass over the flat buffer; the batched matrix products stay with torch
+(MKL). That makes a CPU step 1.3-1.9x faster (batch 80 to 5) than the same arithmetic
+as torch ops, which
+remain the implementation on other devices (``fused=False``). For one
 hidden layer ``u = BN(W h + b)``, ``h' = mask * LeakyReLU_alpha(u)`` and the mean
 cross-entropy ``L`` over the ``n`` samples of each network:
 
@@ -101,13 +108,20 @@ class StackedMLP:
         self.fused = self.device.type == "cpu" if fused is None else bool(fused)
         if self.fused and self.device.type != "cpu":
             raise ValueError(f"fused=True: the fused kernels run on the CPU, not {self.device}")
-        names = [name for name, _ in first.named_parameters()]
-        self.params = {
-            k: torch.stack([st[k] for st in states]).to(self.device).requires_grad_()
-            for k in names
+        stacked = {
+            name: torch.stack([st[name] for st in states]) for name, _ in first.named_parameters()
         }
-        for p in self.params.values():
-            p.grad = torch.zeros_like(p)
+        # every parameter (and gradient) is a view into one flat buffer, for _FlatAdam
+        total = sum(t.numel() for t in stacked.values())
+        self.flat = torch.empty(total, device=self.device)
+        self.flat_grad = torch.zeros(total, device=self.device)
+        self.params, start = {}, 0
+        for name, t in stacked.items():
+            end = start + t.numel()
+            p = self.flat[start:end].view(t.shape)
+            self.params[name] = p.copy_(t).requires_grad_()
+            p.grad = self.flat_grad[start:end].view(t.shape)
+            start = end
         self.buffers = {
             k: torch.stack([st[k] for st in states]).to(self.device)
             for k, _ in first.named_buffers()
@@ -125,6 +139,17 @@ class StackedMLP:
 
     def __len__(self):
         return len(self.mlps)
+
+    def optimizer(self, config):
+        """The optimizer of ``config`` over the stacked parameters.
+
+        Adam on the CPU with the fused kernels is :class:`_FlatAdam` (one pass over the
+        flat buffer, about twice as fast as torch's fused Adam here); otherwise
+        :func:`dnn.train.make_optimizer`.
+        """
+        if self.fused and config.optimizer == "adam":
+            return _FlatAdam(self, config.lr)
+        return make_optimizer(list(self.params.values()), config)
 
     def ops(self, n):
         """The arithmetic of a step on ``n`` samples per network (fused or torch ops)."""
@@ -188,6 +213,24 @@ class StackedMLP:
                     buf.copy_(
                         value + self.steps if name.endswith("num_batches_tracked") else value
                     )
+
+
+class _FlatAdam:
+    """Adam with PyTorch's defaults over a CPU stack's flat parameter buffer."""
+
+    BETAS, EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam's defaults (dnn.train.TrainConfig)
+
+    def __init__(self, stack, lr):
+        self.param, self.grad = stack.flat.detach().numpy(), stack.flat_grad.numpy()
+        self.m, self.v = np.zeros_like(self.param), np.zeros_like(self.param)
+        self.lr, self.steps = lr, 0
+
+    def step(self):
+        """One Adam step of every network (:func:`dnn._stacked_cpu.adam_step`)."""
+        self.steps += 1
+        kernels.adam_step(
+            self.param, self.grad, self.m, self.v, self.lr, *self.BETAS, self.EPS, self.steps
+        )
 
 
 def _prefix(stack, layer):
@@ -456,7 +499,7 @@ def train_stacked(mlps, data, configs, seeds, *, device=None):
     check_batches(data, config)
     generators = [torch.Generator().manual_seed(s) for s in seeds]
     stack = StackedMLP(mlps, seeds, device)
-    opt = make_optimizer(list(stack.params.values()), config)
+    opt = stack.optimizer(config)
     on_device = (data.x_train.to(stack.device), data.y_train.to(stack.device))
     n = len(data.y_train)
     noisy = any(c.label_noise > 0 for c in configs)

@@ -66,13 +66,13 @@ LONG_NAMES = {
     "alpha": "LeakyReLU slope alpha",
 }
 #: largest batch size trained in stacks by default: on a 2-core CPU (one core each) stacks
-#: beat one-by-one training about 6x at batch 5 and 10, 5x at 20, 4x at 40 and 2x at 80
-#: (benchmarks/bench_dnn.py speedup); above that the gain is small (1.2-1.3x at 160-320)
+#: beat one-by-one training about 8.5x at batch 5, 7x at 10, 4x at 20, 3x at 40 and 2x at
+#: 80 (benchmarks/bench_dnn.py speedup); above that the gain is small (1.2-1.4x at 160-640)
 STACK_MAX_BATCH = 80
 #: networks in one CPU stack at most: a layer's weights and weight gradients of 12
-#: networks (12 x 2 x 40 KB for width 100) stay in a core's 1 MB L2 cache. On a Zen 5 core,
-#: stacks of 12 train 1.2-1.4x faster per network than stacks of 60 at batch 5-10 and
-#: 1.1x faster at batch 20-40 (benchmarks/RESULTS.md, eleventh session)
+#: networks (12 x 2 x 40 KB at width 100) stay in a core's 1 MB L2 cache. On a Zen 5 core
+#: stacks of 12 train 1.7x faster per network than one stack of 60 at batch 5, 1.4x at
+#: batch 20 and 1.1x at batch 80 (benchmarks/RESULTS.md, eleventh session)
 STACK_SIZE = 12
 _MALLOC_TRIM = "MALLOC_TRIM_THRESHOLD_"
 

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import torch
 
+from dnn import _stacked_cpu as kernels
 from dnn.batched import StackedMLP, train_stacked
 from dnn.dropout import DROPOUT_KEY, MaskSource
 from dnn.features import evaluate
@@ -80,6 +81,46 @@ def test_fused_cpu_step_equals_the_torch_ops_step(small_data, options, dropout):
     assert compared == len(torch_ops.params) - (0 if options else len(round_off))
     for name, buf in torch_ops.buffers.items():
         torch.testing.assert_close(fused_ops.buffers[name], buf, rtol=1e-6, atol=1e-7)
+
+
+def test_flat_adam_follows_torch_adam():
+    """dnn._stacked_cpu.adam_step against torch.optim.Adam (single-tensor loop) for 6 steps."""
+    gen = torch.Generator().manual_seed(3)
+    start = torch.randn(1000, generator=gen)
+    grads = [torch.randn(1000, generator=gen) * 10.0**-k for k in range(6)]
+    ref = start.clone().requires_grad_()
+    opt = torch.optim.Adam([ref], lr=0.01, foreach=False)
+    p, m, v = start.numpy().copy(), np.zeros(1000, np.float32), np.zeros(1000, np.float32)
+    for step, g in enumerate(grads, start=1):
+        ref.grad = g.clone()
+        opt.step()
+        kernels.adam_step(p, g.numpy(), m, v, 0.01, 0.9, 0.999, 1e-8, step)
+    moved = ref.detach().numpy() - start.numpy()
+    assert np.abs(moved).min() > 1e-5  # every entry moved
+    np.testing.assert_allclose(p - start.numpy(), moved, rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(v, opt.state[ref]["exp_avg_sq"].numpy(), rtol=1e-6)
+
+
+def test_torch_and_flat_optimizers_update_the_stack_alike(small_data):
+    """The torch-ops stack (what a GPU runs) steps torch's Adam over views of the flat buffer.
+
+    Without BatchNorm and biases, so that no gradient is pure round-off (see the module
+    docstring) and the two paths stay within float round-off of each other.
+    """
+    idx = torch.arange(60).view(3, 20)
+    flats = []
+    for fused in (False, True):
+        stack = StackedMLP(_models(small_data, SPECS, batchnorm=False, bias=False), fused=fused)
+        opt = stack.optimizer(TrainConfig(lr=0.01))
+        assert isinstance(opt, torch.optim.Adam) != fused
+        before = stack.flat.clone()
+        for _ in range(3):
+            stack.loss_and_grads(small_data.x_train[idx], small_data.y_train[idx])
+            opt.step()
+        assert torch.equal(stack.params["head.weight"].flatten(), stack.flat[-3 * 10 * 24 :])
+        flats.append(stack.flat - before)
+    torch.testing.assert_close(flats[1], flats[0], rtol=0, atol=1e-6)
+    assert flats[0].abs().max() > 1e-2
 
 
 def test_fused_kernels_run_on_the_cpu_only(small_data):
