@@ -123,6 +123,18 @@ def test_torch_and_flat_optimizers_update_the_stack_alike(small_data):
     assert flats[0].abs().max() > 1e-2
 
 
+def test_a_step_loss_is_not_overwritten_by_the_next_step(small_data):
+    stack = StackedMLP(_models(small_data, SPECS))
+    first = stack.loss_and_grads(
+        small_data.x_train[:60].view(3, 20, -1), small_data.y_train[:60].view(3, 20)
+    )
+    kept = first.clone()
+    stack.loss_and_grads(
+        small_data.x_train[60:120].view(3, 20, -1), small_data.y_train[60:120].view(3, 20)
+    )
+    assert torch.equal(first, kept)
+
+
 def test_fused_kernels_run_on_the_cpu_only(small_data):
     with pytest.raises(ValueError, match="fused=True: the fused kernels run on the CPU"):
         StackedMLP(_models(small_data, SPECS), device="meta", fused=True)
