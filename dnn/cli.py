@@ -148,7 +148,7 @@ def _add_phase(subparsers):
     )
     run.add_argument(
         "--stack-max-batch",
-        type=nonnegative_int,
+        type=positive_int,
         default=STACK_MAX_BATCH,
         help=f"train batch sizes up to this in stacks (default {STACK_MAX_BATCH})",
     )

@@ -31,6 +31,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ._checks import check_count
+
 SHIPPED = "mnist5k"
 TORCHVISION = {"mnist": "MNIST", "fashionmnist": "FashionMNIST", "cifar10": "CIFAR10"}
 NAMES = (SHIPPED, *TORCHVISION)
@@ -102,7 +104,8 @@ def split_indices(labels, n_train, n_test=None, *, stratified=True, seed=0):
     """
     labels = np.asarray(labels)
     n = len(labels)
-    n_test = n - n_train if n_test is None else n_test
+    n_train = check_count("n_train", n_train, 1)
+    n_test = n - n_train if n_test is None else check_count("n_test", n_test, 0)
     if not 0 < n_train <= n or not 0 <= n_test <= n - n_train:
         raise ValueError(
             f"n_train={n_train}, n_test={n_test}: need 0 < n_train and "

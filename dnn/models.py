@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._checks import check_count
+
 INITS = ("default", "orthogonal", "kaiming")
 
 
@@ -122,10 +124,8 @@ class MLP(nn.Module):
         bias=True,
     ):
         super().__init__()
-        if depth < 2:
-            raise ValueError(f"depth={depth}: an MLP needs at least 2 linear layers")
-        if int(width) != width or width < 1:
-            raise ValueError(f"width={width}: must be an integer >= 1")
+        depth = check_count("depth", depth, 2, " (linear layers of the MLP)")
+        width = check_count("width", width, 1)
         if init not in INITS:
             raise ValueError(f"init={init!r}: choose one of {', '.join(INITS)}")
         self.alpha = check_alpha(alpha)
@@ -193,10 +193,8 @@ class CNN(nn.Module):
         c, h, w = shape
         if h % 2 or w % 2:
             raise ValueError(f"shape={shape}: the CNN pools by 2, so H and W must be even")
-        if depth < 1:
-            raise ValueError(f"depth={depth}: need at least one convolutional block")
-        if int(channels) != channels or channels < 1:
-            raise ValueError(f"channels={channels}: must be an integer >= 1")
+        depth = check_count("depth", depth, 1, " (convolutional blocks)")
+        channels = check_count("channels", channels, 1)
         self.shape = tuple(shape)
         self.alpha = check_alpha(alpha)
         self.input_norm = nn.BatchNorm2d(c)

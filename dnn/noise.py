@@ -1,10 +1,10 @@
 """Stochasticity of training: mini-batch order and label + data noise (paper SM S3).
 
 Every random draw of a training run except its dropout masks comes from the run's own
-``torch.Generator``, on the CPU, in a fixed order (per epoch: the permutation; per step:
-the label/data noise), so a run is reproducible from its seed alone and the stacked
-trainer (:mod:`dnn.batched`) can replay exactly the same draws.  Dropout masks come from
-the counter-based generator of :mod:`dnn.dropout`, keyed by the same seed.
+``torch.Generator`` (:func:`run_generator`), on the CPU, in a fixed order (per epoch: the
+permutation; per step: the label/data noise), so a run is reproducible from its seed alone
+and the stacked trainer (:mod:`dnn.batched`) can replay exactly the same draws.  Dropout
+masks come from the counter-based generator of :mod:`dnn.dropout`, keyed by the same seed.
 
 Label + data noise of strength ``s`` (paper Fig. 1a), applied afresh at every step to the
 step's batch of ``n`` samples:
@@ -18,6 +18,7 @@ step's batch of ``n`` samples:
 
 import math
 
+import numpy as np
 import torch
 
 
@@ -27,6 +28,18 @@ def check_noise(s):
     if not 0.0 <= s <= 1.0:
         raise ValueError(f"label_noise={s}: must lie in [0, 1]")
     return s
+
+
+def run_generator(seed):
+    """The ``torch.Generator`` of a training run's batch order and label/data noise.
+
+    Seeded with a key derived from ``(seed, 1)`` by :class:`numpy.random.SeedSequence`:
+    the initial weights come from torch's generator seeded with ``seed`` itself
+    (:func:`dnn.models.build_model`), and seeding both with ``seed`` would make the noise
+    replay the random numbers of the first layer's weights.
+    """
+    key = np.random.SeedSequence([int(seed), 1]).generate_state(1, np.uint64)[0]
+    return torch.Generator().manual_seed(int(key))
 
 
 def epoch_order(n, batch_size, generator):

@@ -42,12 +42,13 @@ from analysis import load_curve_metrics
 from fastspring.grid import run_grid
 from fastspring.params import check_int
 
+from ._checks import check_count
 from .batched import train_stacked
 from .datasets import load_data
 from .features import LOADS, evaluate
 from .models import build_model, check_alpha, check_dropout
 from .separation import KINDS
-from .train import TrainConfig, train
+from .train import TrainConfig, check_batches, train
 
 AXES = ("label_noise", "lr", "dropout", "batch_size")
 PAPER_ALPHAS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
@@ -374,8 +375,12 @@ def phase_diagram(
     axis = check_axis(axis)
     values = tuple(PAPER_VALUES[axis] if values is None else values)
     alphas = tuple(check_alpha(a) for a in alphas)
-    seeds = tuple(range(seeds)) if np.ndim(seeds) == 0 else tuple(int(s) for s in seeds)
-    epochs = PAPER_EPOCHS[axis] if epochs is None else int(epochs)
+    seeds = (
+        tuple(range(check_count("seeds", seeds, 1)))
+        if np.ndim(seeds) == 0
+        else tuple(check_count("seeds", s, 0) for s in seeds)
+    )
+    epochs = PAPER_EPOCHS[axis] if epochs is None else epochs
     for v in values if axis == "dropout" else ():
         check_dropout(v)
     kinds = tuple(kinds)
@@ -406,14 +411,18 @@ def phase_diagram(
         kinds,
         check_int("stack_max_batch", stack_max_batch, low=1),
         check_int("stack_size", stack_size, low=1),
-        threads,
+        None if threads is None else check_count("threads", threads, 1),
         check_dropout(dropout),
         device,
     )
-    n = len(_data(data_options).y_train)
+    data = _data(data_options)
+    build_model("mlp", data, **dict(model_options))  # validates the MLP options
+    for v in values:
+        check_batches(data, setup.config(v))  # now, not when the value's cells start
+    n = len(data.y_train)
     stacking = any(setup.stacked(setup.config(v), n) for v in values)
     fingerprint = {
-        "what": "dnn.phase_diagram/1",
+        "what": "dnn.phase_diagram/2",
         "axis": axis, "train": {k: getattr(base, k) for k in base.__dataclass_fields__},
         "model": dict(model_options), "dropout": setup.dropout,
         "data": {k: v for k, v in data_options if k != "download"}, "kinds": list(kinds),
@@ -432,7 +441,7 @@ def phase_diagram(
     )  # fmt: skip
     for name in (axis, "alpha"):
         ds[name].attrs["long_name"] = LONG_NAMES[name]
-    ds.attrs.update(axis=axis, epochs=epochs)
+    ds.attrs.update(axis=axis, epochs=base.epochs)
     return ds
 
 
@@ -441,28 +450,33 @@ def summarize(ds, kind="trace_ratio"):
 
     The phase of each cell is that of the mean curve over seeds, judged with
     ``atol`` = three standard errors of the total drop ``D_0 - D_L`` across seeds
-    (see :func:`analysis.load_curve_metrics`).
+    (see :func:`analysis.load_curve_metrics`). A seed whose curve holds a NaN (a
+    diverged network) is left out of the curve, its metrics and ``c_rel_seed_mean``,
+    but not of the accuracies and losses; ``n_curves`` counts the seeds used.
 
     Returns
     -------
     xarray.Dataset
-        Dims ``(axis, alpha[, layer])``: ``D`` (mean curve), ``v``, ``c``, ``c_rel``,
-        ``phase`` (of the mean curve), ``c_rel_seed_mean`` (mean of the per-seed
-        ``c_rel``, NaN-skipping), ``test_accuracy`` and ``test_accuracy_std``,
-        ``final_loss``.
+        Dims ``(axis, alpha[, layer])``: ``D`` (mean curve), ``n_curves``, ``v``,
+        ``c``, ``c_rel``, ``phase`` (of the mean curve), ``c_rel_seed_mean`` (mean of
+        the per-seed ``c_rel`` that are not NaN), ``test_accuracy`` and
+        ``test_accuracy_std``, ``final_loss``.
     """
     if kind not in ds["kind"].values:
         raise ValueError(f"kind={kind!r}: this Dataset holds {list(ds['kind'].values)}")
     d = ds["D"].sel(kind=kind)
+    whole = d.notnull().all("layer")
+    d = d.where(whole)
+    n_curves = whole.sum("seed")
     mean = d.mean("seed")
     drop = d.isel(layer=0) - d.isel(layer=-1)
-    n_seeds = ds.sizes["seed"]
-    se = drop.std("seed", ddof=1).values / np.sqrt(n_seeds) if n_seeds > 1 else 0.0
+    se = (drop.std("seed", ddof=1) / np.sqrt(n_curves)).fillna(0.0).values  # 0 for 1 curve
     metrics = load_curve_metrics(mean.values, atol=3 * se)
     dims = mean.dims[:-1]
     out = xr.Dataset(
         {
             "D": mean,
+            "n_curves": n_curves,
             **{k: (dims, np.asarray(metrics[k])) for k in ("v", "c", "c_rel", "phase")},
             "c_rel_seed_mean": ds["c_rel"].sel(kind=kind).mean("seed", skipna=True),
             "test_accuracy": ds["test_accuracy"].mean("seed"),

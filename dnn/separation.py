@@ -12,10 +12,10 @@ All sums run in float64 whatever the feature dtype. Smaller D = better separated
 
 Pseudo-inverse cutoff. Sigma_b has rank at most K - 1 (K classes), so for d >= K it is
 singular: its unused directions sit at about 1e-16 of its largest eigenvalue, only a few
-times below NumPy's default ``pinv`` cutoff, and letting them through multiplies D_pinv
-by ~1e16. We factor Sigma_b = A^T A with A = diag(sqrt(n_k / N)) (M - mu) (K x d, M the
-class means), take the SVD A = U S V^T, and keep the directions whose eigenvalue
-s_j^2 exceeds ``PINV_RTOL = 1e-10`` times the largest one:
+times below NumPy's default ``pinv`` cutoff, and letting them through multiplies the
+trace by ~1e16 (adds ~37 to D_pinv). We factor Sigma_b = A^T A with
+A = diag(sqrt(n_k / N)) (M - mu) (K x d, M the class means), take the SVD A = U S V^T,
+and keep the directions whose eigenvalue s_j^2 exceeds ``PINV_RTOL = 1e-10`` times the largest one:
 
     Sigma_b^+ = sum_{s_j^2 > 1e-10 s_1^2} v_j v_j^T / s_j^2,
     Tr(Sigma_w Sigma_b^+) = sum_j v_j^T Sigma_w v_j / s_j^2.
@@ -25,7 +25,8 @@ The result is the symmetric Moore-Penrose pseudo-inverse of Sigma_b up to that c
 Degenerate layers: when the class means coincide (Sigma_b = 0, e.g. a layer whose units
 are all dead, so that every feature is 0) the features do not separate the classes at
 all and both kinds return ``+inf``; when every class collapses to one point (Sigma_w = 0,
-Sigma_b != 0) they return ``-inf``. Features with NaN (a diverged network) give NaN.
+Sigma_b != 0) they return ``-inf``. Features with NaN or inf (a diverged network) give
+NaN, here and in :func:`regression_load`.
 
 Invariances (tested): Eq. 3 is invariant under scaling the features, Eq. 9 under any
 invertible linear map when Sigma_b is invertible (d <= K - 1) and under orthogonal maps
@@ -94,7 +95,7 @@ def separation(features, labels, kind="trace_ratio", *, rtol=PINV_RTOL):
         ``"trace_ratio"``: Eq. 3, ``log(Tr Sigma_w / Tr Sigma_b)``;
         ``"pinv"``: Eq. 9, ``log Tr(Sigma_w Sigma_b^+)``.
     rtol : float
-        Relative eigenvalue cutoff of the pseudo-inverse (``"pinv"`` only).
+        Relative eigenvalue cutoff of the pseudo-inverse (``"pinv"`` only), in [0, 1).
 
     Returns
     -------
@@ -102,6 +103,8 @@ def separation(features, labels, kind="trace_ratio", *, rtol=PINV_RTOL):
     """
     if kind not in KINDS:
         raise ValueError(f"kind={kind!r}: choose one of {', '.join(KINDS)}")
+    if not 0.0 <= rtol < 1.0:
+        raise ValueError(f"rtol={rtol!r}: the pseudo-inverse cutoff must lie in [0, 1)")
     x, y = _as_float64(features, labels)
     counts, centred, resid = _class_stats(x, y)
     n = len(x)
@@ -138,8 +141,11 @@ def regression_load(features, targets):
     Returns
     -------
     float
+        NaN for features with NaN or inf (a diverged network).
     """
     x, t = _as_float64(features, targets)
+    if not np.all(np.isfinite(x)):
+        return math.nan
     t = np.asarray(t, dtype=np.float64).reshape(len(t), -1)
     design = np.hstack([x, np.ones((len(x), 1))])
     coef, *_ = np.linalg.lstsq(design, t, rcond=None)

@@ -21,10 +21,11 @@ import torch
 import torch.nn.functional as F
 import xarray as xr
 
+from ._checks import check_count
 from .dropout import MaskSource
 from .features import layer_features, load_curves
 from .models import Dropout
-from .noise import check_noise, corrupt, epoch_order
+from .noise import check_noise, corrupt, epoch_order, run_generator
 from .separation import KINDS
 
 OPTIMIZERS = ("adam", "sgd")
@@ -59,21 +60,17 @@ class TrainConfig:
     loss_tol: float = 1e-4
 
     def __post_init__(self):
-        if int(self.epochs) != self.epochs or self.epochs < 1:
-            raise ValueError(f"epochs={self.epochs}: must be a positive integer")
+        object.__setattr__(self, "epochs", check_count("epochs", self.epochs, 1))
         if not 0 < self.lr < math.inf:
             raise ValueError(f"lr={self.lr}: must be a finite number > 0")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(
                 f"optimizer={self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}"
             )
-        if self.batch_size is not None and (
-            int(self.batch_size) != self.batch_size or self.batch_size < 2
-        ):
-            raise ValueError(
-                f"batch_size={self.batch_size}: must be an integer >= 2 "
-                f"(BatchNorm needs two samples) or None for full batch"
-            )
+        if self.batch_size is not None:
+            hint = " (BatchNorm needs two samples) or None for full batch"
+            batch = check_count("batch_size", self.batch_size, 2, hint)
+            object.__setattr__(self, "batch_size", batch)
         check_noise(self.label_noise)
         if not self.loss_tol >= 0:
             raise ValueError(f"loss_tol={self.loss_tol}: must be >= 0")
@@ -179,8 +176,8 @@ def train(model, data, config=TrainConfig(), *, seed=0, record_every=None, kinds
     data : Data
     config : TrainConfig
     seed : int
-        Seeds the run's ``torch.Generator`` (batch order and label/data noise) and its
-        dropout masks (:mod:`dnn.dropout`).
+        Seeds the run's generator (:func:`dnn.noise.run_generator`: batch order and
+        label/data noise) and its dropout masks (:mod:`dnn.dropout`).
     record_every : int, optional
         Record the training-set load curves (evaluation mode) at initialisation, every
         ``record_every`` epochs and after the last epoch (paper Fig. 4, left).
@@ -190,9 +187,15 @@ def train(model, data, config=TrainConfig(), *, seed=0, record_every=None, kinds
     Returns
     -------
     TrainResult
+
+    Notes
+    -----
+    Every call starts the random streams afresh from ``seed``: training the same model
+    again with the same seed replays the batch order, noise and dropout masks of the
+    first call. Continue with another seed to get fresh draws.
     """
     check_batches(data, config)
-    gen = torch.Generator().manual_seed(int(seed))
+    gen = run_generator(seed)
     attach_dropout(model, seed)
     opt = make_optimizer(model.parameters(), config)
     x_all, y_all = data.x_train, data.y_train

@@ -74,6 +74,8 @@ def test_bad_arguments():
         load_data("svhn")
     with pytest.raises(ValueError, match="n_train=6000"):
         load_data(n_train=6000)
+    with pytest.raises(ValueError, match="n_train=2.5: must be an integer >= 1"):
+        load_data(n_train=2.5)
     with pytest.raises(ValueError, match="needs a data root"):
         load_data("mnist")
 

@@ -86,6 +86,8 @@ def test_dropout_draws_from_its_mask_source():
         ({"init": "xavier"}, "init='xavier'"),
         ({"depth": 1}, "depth=1"),
         ({"width": 0}, "width=0: must be an integer >= 1"),
+        ({"width": float("nan")}, "width=nan: must be an integer >= 1"),
+        ({"depth": 2.5}, "depth=2.5: must be an integer >= 2"),
     ],
 )
 def test_invalid_options_name_the_parameter(kwargs, match):

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 import xarray as xr
+import zarr
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -58,6 +59,16 @@ def test_resume_from_store_with_stacked_cells(tmp_path):
     xr.testing.assert_equal(first["D"], fresh["D"])
     partial = phase_diagram(**{**args, "alphas": [0.5]}, **TINY)
     xr.testing.assert_equal(partial["D"].sel(alpha=0.5), first["D"].sel(alpha=0.5))
+    # an interrupted run: two cells, one of each kind, lost their data and done flags
+    group = zarr.open_group(store, mode="r+")
+    lost = ([0, 1], [0, 1], [0, 1])  # (batch 20, alpha 0, seed 0), (batch 300, alpha 0.5, seed 1)
+    group["_cell_done"].vindex[lost] = False
+    d = group["D"][...]
+    d[lost] = np.nan
+    group["D"][...] = d
+    resumed = phase_diagram(**args, store=store, **TINY)
+    assert resumed.attrs["cells_computed"] == 2
+    xr.testing.assert_equal(first["D"], resumed["D"])
 
 
 @given(n=st.integers(1, 200), size=st.integers(1, 300))
@@ -118,6 +129,28 @@ def test_summary_and_figure(label_noise_grid):
         summarize(label_noise_grid, "eq3")
 
 
+def test_summary_leaves_out_diverged_seeds_and_counts_them(label_noise_grid):
+    from analysis import load_curve_metrics
+
+    ds = label_noise_grid.copy(deep=True)
+    ds["D"][1, 0, 0, 0, 2] = np.nan  # seed 0 of (label_noise 0.5, alpha 0) diverged
+    s = summarize(ds)
+    assert s["n_curves"].values.tolist() == [[2, 2], [1, 2]]
+    kept = ds["D"].sel(kind="trace_ratio").isel(label_noise=1, alpha=0, seed=1).values
+    np.testing.assert_array_equal(s["D"].isel(label_noise=1, alpha=0).values, kept)
+    alone = load_curve_metrics(kept)
+    for name in ("v", "c", "c_rel", "phase"):  # c_rel may be NaN: undetermined
+        np.testing.assert_equal(s[name].isel(label_noise=1, alpha=0).values, alone[name])
+    both = ds["D"].sel(kind="trace_ratio").isel(label_noise=0, alpha=1).values
+    drop = both[:, 0] - both[:, -1]
+    expected = load_curve_metrics(both.mean(0), atol=3 * drop.std(ddof=1) / np.sqrt(2))
+    assert s["phase"].isel(label_noise=0, alpha=1) == expected["phase"]
+    np.testing.assert_array_equal(s["D"].isel(label_noise=0, alpha=1).values, both.mean(0))
+    assert s["test_accuracy"].isel(label_noise=1, alpha=0) == pytest.approx(
+        float(ds["test_accuracy"].isel(label_noise=1, alpha=0).mean())
+    )
+
+
 def test_bad_axis():
     with pytest.raises(ValueError, match="axis='noise'.*label_noise, lr, dropout, batch_size"):
         phase_diagram("noise")
@@ -127,6 +160,24 @@ def test_bad_axis():
         phase_diagram("dropout", [1.5])
     with pytest.raises(ValueError, match=r"stack_size must be an integer in \[1, inf\], got 0"):
         phase_diagram("batch_size", [5], stack_size=0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"epochs": 2.5}, "epochs=2.5: must be an integer >= 1"),
+        ({"seeds": [1.7]}, "seeds=1.7: must be an integer >= 0"),
+        ({"seeds": 0}, "seeds=0: must be an integer >= 1"),
+        ({"threads": -1}, "threads=-1: must be an integer >= 1"),
+        ({"width": float("nan")}, "width=nan"),
+        # 2560 % 3 == 1: refused before any cell trains, though batch 5 comes first
+        ({"values": [5, 3]}, "batch_size=3 leaves a last batch of one sample"),
+    ],
+)
+def test_bad_arguments_are_refused_before_training(kwargs, match, monkeypatch):
+    monkeypatch.setattr("dnn.phase.run_grid", lambda *a, **k: pytest.fail("grid started"))
+    with pytest.raises(ValueError, match=match):
+        phase_diagram("batch_size", **{"values": [5], **kwargs})
 
 
 def test_cli_phase_and_curve(tmp_path, capsys):
@@ -181,6 +232,7 @@ def test_cli_rejects_bad_values():
         (["dnn-curve", "--width", "-1"], "argument --width: must be an integer >= 1, got -1"),
         (["dnn-curve", "--split-seed", "-1"], "argument --split-seed: must be an integer >= 0"),
         (["dnn-phase", "--axis", "lr", "--workers", "0"], "argument --workers: must be"),
+        (["dnn-phase", "--stack-max-batch", "0"], "argument --stack-max-batch: must be"),
     ],
 )
 def test_cli_refuses_counts_out_of_range_instead_of_using_defaults(argv, message, capsys):

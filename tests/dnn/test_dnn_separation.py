@@ -137,6 +137,14 @@ def test_degenerate_layers_give_infinities_not_nan(kind):
     assert np.isnan(separation(diverged, y, kind))
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_regression_load_of_a_diverged_layer_is_nan(bad):
+    """A non-finite feature gives NaN, not a LinAlgError from the least squares."""
+    x = np.random.default_rng(8).normal(size=(30, 4))
+    x[7, 2] = bad
+    assert np.isnan(regression_load(x, np.eye(3)[np.arange(30) % 3]))
+
+
 def test_errors_name_the_problem(features):
     x, y = features
     with pytest.raises(ValueError, match="kind='trace'"):
@@ -145,6 +153,9 @@ def test_errors_name_the_problem(features):
         separation(x, np.zeros(len(y)))
     with pytest.raises(ValueError, match="rows"):
         separation(x, y[:-1])
+    for rtol in (np.nan, -1e-10, 1.0):
+        with pytest.raises(ValueError, match=r"rtol=.*\[0, 1\)"):
+            separation(x, y, "pinv", rtol=rtol)
 
 
 def test_regression_kind_of_load_curves():

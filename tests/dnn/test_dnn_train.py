@@ -8,7 +8,7 @@ import torch
 
 from dnn.features import evaluate
 from dnn.models import build_model
-from dnn.noise import corrupt
+from dnn.noise import corrupt, run_generator
 from dnn.train import TrainConfig, train
 
 
@@ -60,7 +60,27 @@ def test_label_and_data_noise():
     assert torch.equal(y, torch.zeros(200, dtype=torch.int64))  # inputs untouched
     same = corrupt(x, y, 0.0, 2.0, 10, g)
     assert same[0] is x and same[1] is y
-    assert math.floor(0.5 * 5 + 0.5) == 3  # halves round up, not to even
+
+
+@pytest.mark.parametrize(("n", "s", "k"), [(200, 0.25, 50), (5, 0.5, 3), (4, 0.3, 1), (7, 1.0, 7)])
+def test_label_noise_resets_round_s_n_labels(n, s, k):
+    """k = round(s n) labels, halves rounded up; 2**62 classes make a reset label differ."""
+    y = torch.zeros(n, dtype=torch.int64)
+    _, yn = corrupt(torch.zeros(n, 3), y, s, 1.0, 2**62, torch.Generator().manual_seed(1))
+    assert int((yn != 0).sum()) == k
+
+
+def test_run_noise_is_not_the_initialisation_stream(small_data):
+    """The run generator's draws differ from those that initialised the weights."""
+    model = build_model("mlp", small_data, seed=3, width=32, depth=4)
+    first = model.linears[0].weight.detach().flatten()[:8]
+    bound = 1.0 / math.sqrt(small_data.in_dim)
+    replay = torch.empty(8).uniform_(-bound, bound, generator=torch.Generator().manual_seed(3))
+    torch.testing.assert_close(first, replay)  # build_model seeds torch with the seed
+    ours = torch.empty(8).uniform_(-bound, bound, generator=run_generator(3))
+    assert not torch.allclose(first, ours)
+    again = [torch.rand(4, generator=run_generator(3)) for _ in range(2)]
+    assert torch.equal(*again)
 
 
 def test_noise_into_buffers_is_the_same_noise():
@@ -91,6 +111,9 @@ def test_in_place_activations_train_bit_for_bit_like_out_of_place_ones(small_dat
     ("kwargs", "match"),
     [
         ({"epochs": 0}, "epochs=0"),
+        ({"epochs": 2.5}, "epochs=2.5: must be an integer >= 1"),
+        ({"epochs": float("nan")}, "epochs=nan"),
+        ({"batch_size": float("nan")}, "batch_size=nan: must be an integer >= 2"),
         ({"lr": 0.0}, "lr=0.0"),
         ({"lr": float("inf")}, "lr=inf: must be a finite number"),
         ({"optimizer": "rmsprop"}, "optimizer='rmsprop'.*adam, sgd"),
