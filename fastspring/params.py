@@ -26,7 +26,9 @@ class Chain:
     k : float
         Spring stiffness, ``k > 0``.
     y : float
-        Position of the pulled end (the target), finite.
+        Position of the pulled end (the target), finite. The paper pulls, ``y > 0``
+        (and :mod:`analysis`'s closed forms need it); ``y <= 0`` pushes the chain left
+        against ``mu_minus``, which the simulators handle alike.
     mu_plus, mu_minus : float
         Friction (sliding = maximal static) for rightward / leftward motion, ``>= 0``.
     """

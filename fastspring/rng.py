@@ -18,6 +18,13 @@ evaluated with branch-free polynomials (fdlibm's minimax kernels for ``log``,
 :mod:`fastspring._fma`) so that LLVM can vectorise a loop over chains; calls to
 ``math.log``/``math.cos`` would block that and cost an order of magnitude.
 
+Every product that enters a sum or difference does so inside an explicit ``fma``.
+A CUDA compiler (NVVM, then ptxas) fuses a plain product and sum into a fused
+multiply-add by default, which rounds once instead of twice; a plain pair would
+therefore give other bits on a GPU than on the CPU (where nothing is fused), and
+the explicit form leaves it nothing to fuse (checked on the PTX in
+``tests/test_cuda.py``).
+
 Accuracy and range (measured in ``tests/test_rng.py``): each normal agrees
 with the same transform evaluated by ``math.log``/``math.sin``/``math.cos`` to
 a few units in the last place (relative error < 1e-15 for |z| > 1e-3).
@@ -109,20 +116,21 @@ def _log_odd(w):
     """``log((2 w + 1) / 2**33)`` for a 32-bit word ``w``, branch-free (fdlibm log)."""
     # 2 w + 1 is an odd integer in [1, 2**33), exact in float64: split it into
     # exponent e and mantissa m in [1, 2) through its bits
-    bits = np.float64(2.0 * np.float64(w) + 1.0).view(np.uint64)
+    bits = np.float64(fma(2.0, np.float64(w), 1.0)).view(np.uint64)
     e = np.float64(np.int64(bits >> _MANTISSA_BITS) - 1023)
     m = np.uint64((bits & _MANTISSA) | _EXPONENT_ONE).view(np.float64)
     big = m > _SQRT2  # m in [1, 2): bring it into [sqrt(1/2), sqrt(2)]
-    m = m * (0.5 if big else 1.0)
+    f = fma(m, 0.5 if big else 1.0, -1.0)  # m - 1 after halving a big m, exact
     e = e + (1.0 if big else 0.0) - 33.0
-    f = m - 1.0
     s = f / (2.0 + f)
     z = s * s
     w2 = z * z
-    t1 = w2 * fma(w2, fma(w2, _LG6, _LG4), _LG2)
-    t2 = z * fma(w2, fma(w2, fma(w2, _LG7, _LG5), _LG3), _LG1)
-    hfsq = 0.5 * f * f
-    return e * _LN2_HI - ((hfsq - (s * (hfsq + t1 + t2) + e * _LN2_LO)) - f)
+    t1 = fma(w2, fma(w2, _LG6, _LG4), _LG2)
+    t2 = fma(w2, fma(w2, fma(w2, _LG7, _LG5), _LG3), _LG1)
+    half_f = 0.5 * f
+    r = fma(z, t2, fma(w2, t1, half_f * f))  # hfsq + w2 t1 + z t2, hfsq = f^2 / 2
+    # e ln2_hi - ((hfsq - (s r + e ln2_lo)) - f); see the module docstring on fma
+    return fma(e, _LN2_HI, -(fma(half_f, f, -fma(s, r, e * _LN2_LO)) - f))
 
 
 @device
@@ -143,9 +151,8 @@ def _sin_cos_turn(w):
     z = a * a
     sa = fma(a * z, fma(z, fma(z, fma(z, fma(z, fma(z, _S6, _S5), _S4), _S3), _S2), _S1), a)
     r = z * fma(z, fma(z, fma(z, fma(z, fma(z, _C6, _C5), _C4), _C3), _C2), _C1)
-    hz = 0.5 * z
-    one_minus = 1.0 - hz
-    ca = one_minus + (((1.0 - one_minus) - hz) + z * r)
+    one_minus = fma(-0.5, z, 1.0)  # 1 - z/2 (exact product: as in fdlibm)
+    ca = one_minus + fma(z, r, fma(-0.5, z, 1.0 - one_minus))
     swap = (quadrant & np.uint64(1)) == np.uint64(1)
     s0 = ca if swap else sa
     c0 = sa if swap else ca

@@ -286,9 +286,16 @@ def test_cuda_backend_without_gpu_is_refused_clearly():
         pytest.skip("a GPU (or the simulator) is available here")
     with pytest.raises(RuntimeError, match="backend='cuda' needs a CUDA GPU"):
         sweep(CHAIN, Noise(), grid=GRID, backend="cuda", **RUN)
+    from fastspring.backends import cuda as gpu  # what a Dask worker calls
+
+    for run_cells in (gpu.run_overdamped_cells, gpu.run_inertial_cells, gpu.run_langevin_cells):
+        with pytest.raises(RuntimeError, match="backend='cuda' needs a CUDA GPU"):
+            run_cells(None, None, 3, None)
 
 
-def test_linear_boundary_follows_the_mean_field_prediction():
+def test_linear_boundary_is_drawn_at_the_mean_field_prediction():
+    """Wiring: the plotted boundary is critical_sigma_mean_field of each row (that
+    prediction is checked against the simulators in tests/analysis)."""
     from fastspring.sweep_plot import linear_boundary, phase_figure
 
     steps, dt = 600, 0.02
@@ -308,7 +315,8 @@ def test_linear_boundary_follows_the_mean_field_prediction():
     assert ax.get_xlabel().startswith("noise") and ax.get_ylabel().startswith("μ₋")
 
 
-def test_langevin_and_inertial_boundaries_follow_their_mean_fields():
+def test_langevin_and_inertial_boundaries_are_drawn_at_their_mean_fields():
+    """Wiring, as above, for the models whose mean field takes gamma and the convention."""
     from fastspring.sweep_plot import linear_boundary
 
     chain = Chain(L=5, k=1.0, y=1.0, mu_plus=0.05, mu_minus=0.05)

@@ -302,6 +302,7 @@ def run_inertial_cells(params, flags, L, settings, chain0=0):
     cache is filled on the host by :func:`fastspring.models.inertial.fill_interval_cache`
     (the CPU kernel's own), so both backends use the same bits.
     """
+    require_gpu()  # before the first cuda.to_device
     params = np.ascontiguousarray(params, dtype=np.float64)
     sines, unit_eig = inertial.mode_tables(L)
     cache = np.empty((params.shape[0], L + 1, L + 1, 3))
