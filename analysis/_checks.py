@@ -6,7 +6,7 @@ Each error names the parameter and its allowed range.
 import math
 import numbers
 
-#: the noise distributions of SPEC section 2 (:class:`fastspring.Noise` ``kind``)
+#: the noise distributions (docs/theory.md, "Noise options"; :class:`fastspring.Noise` ``kind``)
 NOISE_KINDS = ("gaussian", "clipped", "truncated")
 
 

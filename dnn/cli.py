@@ -14,6 +14,7 @@ torchvision files under ``--data-root`` and downloads only with ``--download``.
 
 import argparse
 import functools
+import math
 import os
 
 from fastspring.sweep_cli import parse_values, phase_map
@@ -346,6 +347,8 @@ def run_curve(args):
         f"{result.final_loss:.4g}; train accuracy {ev.train_accuracy:.4f}; "
         f"test accuracy {ev.test_accuracy:.4f}"
     )
+    if not math.isfinite(result.final_loss):
+        print(f"training diverged (loss {result.final_loss}): try a smaller --lr")
     print(
         f"load curve ({args.kind}): c = {float(metrics['c']):.4f}, c_rel = "
         f"{float(metrics['c_rel']):.3f}, phase {metrics['phase']}"
@@ -361,6 +364,9 @@ def run_curve(args):
         train_accuracy=ev.train_accuracy,
         model=args.model,
         dataset=data.name,
+        seed=args.seed,
+        **{k: getattr(config, k) for k in ("lr", "optimizer", "label_noise", "epochs")},
+        **{k: int(v) if isinstance(v, bool) else v for k, v in _model_options(args).items()},
     )
     _write(ds, args, "curve_figure")
     return 0

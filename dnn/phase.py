@@ -42,7 +42,7 @@ from analysis import load_curve_metrics
 from fastspring.grid import run_grid
 from fastspring.params import check_int
 
-from ._checks import check_count
+from ._checks import check_count, check_device
 from .batched import train_stacked
 from .datasets import load_data
 from .features import LOADS, evaluate
@@ -413,7 +413,7 @@ def phase_diagram(
         check_int("stack_size", stack_size, low=1),
         None if threads is None else check_count("threads", threads, 1),
         check_dropout(dropout),
-        device,
+        check_device(device),
     )
     data = _data(data_options)
     build_model("mlp", data, **dict(model_options))  # validates the MLP options

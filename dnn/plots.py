@@ -8,6 +8,7 @@ from matplotlib import colormaps
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from fastspring.plots import phase_diagram as _heatmap
 
@@ -50,7 +51,8 @@ def phase_figure(ds, kind="trace_ratio", *, ax=None, vmax=None):
         summary["c_rel"], x, "alpha", ax=ax, shading=shading,
         shading_label="test accuracy" if shading is not None else None,
         cbar_ends=("concave (lazy)", "convex"), vmax=vmax,
-        title=f"{ds.attrs.get('epochs', '?')} epochs, {ds.sizes['seed']} seeds, D: {kind}",
+        title=f"{ds.attrs.get('epochs', '?')} epochs, {_count(ds.sizes['seed'], 'seed')}, "
+        f"D: {kind}",
     )  # fmt: skip
 
 
@@ -76,7 +78,19 @@ def curve_figure(ds, kind="trace_ratio", *, ax=None):
     cmap = colormaps["viridis"]
     for epoch, curve in zip(epochs, ds["D"].sel(kind=kind).values, strict=True):
         ax.plot(ds["layer"].values, curve, marker="o", markersize=3, color=cmap(norm(epoch)))
-    ax.figure.colorbar(ScalarMappable(norm, cmap), ax=ax, label="epoch")
-    ax.set_xlabel("layer l (0 = normalised input)")
-    ax.set_ylabel(f"load D_l ({kind})")
+    bar = ax.figure.colorbar(ScalarMappable(norm, cmap), ax=ax, label="epoch")
+    bar.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("layer $l$ (0 = normalised input)")
+    ax.set_ylabel(f"load $D_l$ ({kind})")
+    settings = [f"{k} {ds.attrs[k]:g}" for k in _CURVE_SETTINGS if k in ds.attrs]
+    ax.set_title(", ".join([str(ds.attrs.get("model", "network"))] + settings), size="medium")
     return ax
+
+
+#: the training settings named in a curve figure's title, when the run's attrs hold them
+_CURVE_SETTINGS = ("alpha", "label_noise", "dropout", "lr")
+
+
+def _count(n, noun):
+    return f"{n} {noun}{'' if n == 1 else 's'}"

@@ -106,10 +106,10 @@ def separation(features, labels, kind="trace_ratio", *, rtol=PINV_RTOL):
     if not 0.0 <= rtol < 1.0:
         raise ValueError(f"rtol={rtol!r}: the pseudo-inverse cutoff must lie in [0, 1)")
     x, y = _as_float64(features, labels)
-    counts, centred, resid = _class_stats(x, y)
-    n = len(x)
     if not np.all(np.isfinite(x)):  # a diverged network (module docstring)
         return math.nan
+    counts, centred, resid = _class_stats(x, y)
+    n = len(x)
     if not np.any(centred):  # Sigma_b = 0: no separation at all
         return math.inf
     if kind == "trace_ratio":

@@ -9,8 +9,10 @@ only when a load curve is recorded.
 
 Early stopping follows the reference code: training stops after the first epoch whose
 mean loss is below ``loss_tol`` (1e-4) or changed by less than ``STALL_TOL`` (1e-10)
-from the previous epoch. The epoch loss is the sample-weighted mean of the step losses,
-with the noisy labels and inputs the steps saw.
+from the previous epoch. It also stops a network whose epoch loss is not finite: it has
+diverged (too large a learning rate), and its weights would stay NaN. The epoch loss is
+the sample-weighted mean of the step losses, with the noisy labels and inputs the steps
+saw.
 """
 
 import math
@@ -84,7 +86,12 @@ def make_optimizer(params, config):
 
 def stopped(losses, loss_tol):
     """Early-stopping rule of the module docstring on the epoch losses so far."""
-    return losses[-1] < loss_tol or (len(losses) > 1 and abs(losses[-2] - losses[-1]) < STALL_TOL)
+    last = losses[-1]
+    return (
+        not math.isfinite(last)
+        or last < loss_tol
+        or (len(losses) > 1 and abs(losses[-2] - last) < STALL_TOL)
+    )
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from dnn import cli as dnn_cli
 
@@ -135,15 +136,43 @@ def build_parser():
     return parser
 
 
+def prepare_outputs(args):
+    """Before any computing: check the ``--plot`` format and make the output folders.
+
+    A typo in an output path should not surface only after hours of computing.
+    """
+    plot = getattr(args, "plot", None)
+    if plot:
+        from matplotlib.figure import Figure
+
+        formats = Figure().canvas.get_supported_filetypes()
+        suffix = Path(plot).suffix.lstrip(".").lower()
+        if suffix not in formats:
+            raise ValueError(
+                f"--plot {plot}: unknown image format {suffix!r}; end the name in one of "
+                f".{', .'.join(sorted(formats))}"
+            )
+    for name in ("out", "plot", "store"):
+        path = getattr(args, name, None)
+        if path and args.command != "reproduce":  # reproduce's --out is a folder it makes
+            Path(path).absolute().parent.mkdir(parents=True, exist_ok=True)
+
+
 def main(argv=None):
     """Entry point of the ``fastspring`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        prepare_outputs(args)
         return args.func(args)
     except (ValueError, TypeError, OSError, FastspringError) as err:
         print(f"fastspring {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        saved = getattr(args, "store", None) or (args.command == "reproduce" and args.out)
+        hint = f"; finished work is saved in {saved}: run the same command to resume"
+        print(f"fastspring {args.command}: interrupted{hint if saved else ''}", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

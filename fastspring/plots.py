@@ -94,6 +94,8 @@ def phase_diagram(
         _boundary(ax, boundary, boundary_label)
     ax.set_xlabel(_label(da[x]))
     ax.set_ylabel(_label(da[y]))
+    _value_ticks(ax.xaxis, xs)
+    _value_ticks(ax.yaxis, ys)
     if title:
         ax.set_title(title)
     handles = ax.get_legend_handles_labels()[0]
@@ -155,6 +157,16 @@ def _edges(centres, name):
     return np.concatenate([[centres[0] - steps[0] / 2], inner, [centres[-1] + steps[-1] / 2]])
 
 
+#: axes with at most this many values get one tick per cell, at its centre
+_MAX_VALUE_TICKS = 12
+
+
+def _value_ticks(axis, values):
+    """One tick per cell, labelled with its value, when there are few cells."""
+    if len(values) <= _MAX_VALUE_TICKS:
+        axis.set_ticks(values, [f"{v:.3g}" for v in values])
+
+
 def _colour_limit(values, vmax):
     if vmax is not None:
         if not vmax > 0:
@@ -171,9 +183,10 @@ def _cmap():
 def _colour_bar(ax, mesh, label, ends):
     bar = ax.figure.colorbar(mesh, ax=ax, label=label)
     if ends is not None:
-        low, high = ends
-        for text, y, va in ((low, -0.02, "top"), (high, 1.02, "bottom")):
-            bar.ax.text(0.5, y, text, transform=bar.ax.transAxes, ha="center", va=va, size="small")
+        low, high = ends  # inside the bar's ends, clear of the title and the legend
+        for text, y, va in ((low, 0.02, "bottom"), (high, 0.98, "top")):
+            bar.ax.text(0.5, y, text, transform=bar.ax.transAxes, ha="center", va=va,
+                        rotation=90, size="x-small", path_effects=_HALO)  # fmt: skip
 
 
 def _contours(ax, xs, ys, values, label):

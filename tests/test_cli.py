@@ -34,6 +34,40 @@ def test_bad_input_exits_with_message(capsys):
     assert "k must lie in (0, inf)" in capsys.readouterr().err
 
 
+def test_outputs_are_checked_before_computing(tmp_path, capsys, monkeypatch):
+    import fastspring.simulation
+
+    monkeypatch.setattr(fastspring.simulation, "simulate", lambda *a, **k: pytest.fail("ran"))
+    assert main(["simulate", "--plot", str(tmp_path / "x.foo")]) == 2
+    assert "--plot" in (err := capsys.readouterr().err) and "unknown image format 'foo'" in err
+    assert ".png" in err
+    assert main(["sweep", "--sigma", "0,0.1", "--plot", "p.jpg2"]) == 2
+    assert "unknown image format 'jpg2'" in capsys.readouterr().err
+    monkeypatch.undo()
+    out = tmp_path / "new" / "folder" / "run.nc"  # made before the run, as for --plot
+    assert main(["simulate", "--steps", "5", "--chains", "1", "--out", str(out)]) == 0
+    assert out.is_file()
+
+
+def test_interrupt_is_a_one_line_message_that_says_how_to_resume(tmp_path, capsys, monkeypatch):
+    import importlib
+
+    sweep_module = importlib.import_module("fastspring.sweep")  # not the function
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sweep_module, "run_grid", interrupted)
+    store = tmp_path / "s.zarr"
+    argv = ["sweep", "--sigma", "0,0.1", "--chains", "2", "--steps", "5", "--no-progress"]
+    assert main([*argv, "--store", str(store)]) == 130
+    err = capsys.readouterr().err
+    resume = f"finished work is saved in {store}: run the same command to resume"
+    assert err == f"fastspring sweep: interrupted; {resume}\n"
+    assert main(argv) == 130
+    assert capsys.readouterr().err == "fastspring sweep: interrupted\n"
+
+
 @pytest.mark.skipif(fcntl is None, reason="stores are locked with POSIX flock")
 def test_environment_errors_are_one_line_messages(tmp_path, capsys, monkeypatch):
     import fastspring.backends.cuda as cuda_backend

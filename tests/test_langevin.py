@@ -23,7 +23,7 @@ CASES = [
 
 
 def increments(noise, dt, xi, L, convention):
-    """The velocity increments of SPEC (C): sqrt(dt) * scale * clip(sigma(t) xi, a)."""
+    """Langevin velocity increments (docs/theory.md): sqrt(dt) scale clip(sigma(t) xi, a)."""
     steps = xi.shape[0]
     sig = noise.sigma * np.exp(-noise.decay * dt * np.arange(steps))
     eps = sig[:, None, None] * (xi[..., None] if noise.synchronous else xi)

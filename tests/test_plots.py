@@ -43,6 +43,17 @@ def test_colours_are_symmetric_about_zero_and_axes_labelled():
     assert colour_bar.get_ylabel() == "scale-free curvature"
 
 
+def test_few_cells_get_one_tick_each_at_their_centre():
+    ax = phase_diagram(curvature(), "sigma", "mu_minus")
+    np.testing.assert_allclose(ax.get_xticks(), SIGMA)
+    np.testing.assert_allclose(ax.get_yticks(), MU)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["0", "0.1", "0.2", "0.3"]
+    many = np.linspace(0.0, 1.0, 13)  # more than 12: matplotlib's own ticks
+    da = xr.DataArray(np.ones((13, 4)), dims=("sigma", "mu_minus"),
+                      coords={"sigma": many, "mu_minus": MU})  # fmt: skip
+    assert len(phase_diagram(da, "sigma", "mu_minus").get_xticks()) < 13
+
+
 def test_heatmap_cells_follow_the_coordinates_whatever_the_dim_order():
     da = curvature()
     mesh = mesh_of(phase_diagram(da.transpose("mu_minus", "sigma"), "sigma", "mu_minus"))

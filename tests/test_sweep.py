@@ -137,9 +137,10 @@ def test_one_thread_equals_two_threads():
 
 
 def test_concave_linear_convex_along_noise_when_mu_minus_exceeds_mu_plus():
-    """SPEC 3: for mu_minus > mu_plus raising the noise goes concave -> linear -> convex,
-    for mu_minus < mu_plus it stays concave; the linear cell is at the noise where the
-    mean-field map of analysis (an independent NumPy computation) turns linear."""
+    """docs/theory.md, "Closed forms": for mu_minus > mu_plus raising the noise goes
+    concave -> linear -> convex, for mu_minus < mu_plus it stays concave; the linear
+    cell is at the noise where the mean-field map of analysis (an independent NumPy
+    computation) turns linear."""
     steps, dt = 20_000, 0.01
     star = critical_sigma_mean_field(7, 1.0, 1.0, 0.1, 0.3, dt, steps)
     sigmas = sorted([0.0, 0.01, 0.03, round(star, 4), 0.08, 0.15, 0.3])

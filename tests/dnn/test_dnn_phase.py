@@ -170,11 +170,13 @@ def test_bad_axis():
         ({"seeds": 0}, "seeds=0: must be an integer >= 1"),
         ({"threads": -1}, "threads=-1: must be an integer >= 1"),
         ({"width": float("nan")}, "width=nan"),
+        ({"device": "foo"}, "device='foo': not a torch device"),
         # 2560 % 3 == 1: refused before any cell trains, though batch 5 comes first
         ({"values": [5, 3]}, "batch_size=3 leaves a last batch of one sample"),
     ],
 )
 def test_bad_arguments_are_refused_before_training(kwargs, match, monkeypatch):
+    """Each error names the parameter; no cell starts training."""
     monkeypatch.setattr("dnn.phase.run_grid", lambda *a, **k: pytest.fail("grid started"))
     with pytest.raises(ValueError, match=match):
         phase_diagram("batch_size", **{"values": [5], **kwargs})
@@ -262,3 +264,9 @@ def test_local_cluster_workers_equal_the_local_run(label_noise_grid, monkeypatch
                                client=client, **TINY)  # fmt: skip
     xr.testing.assert_equal(remote["D"], label_noise_grid["D"])
     xr.testing.assert_equal(remote["test_accuracy"], label_noise_grid["test_accuracy"])
+
+
+def test_cuda_device_without_a_gpu_is_refused_by_name(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="device='cuda': torch finds no CUDA GPU here"):
+        phase_diagram("batch_size", [5], device="cuda")

@@ -43,6 +43,12 @@ def test_early_stopping(small_data):
     assert result.epochs_run < 50 and result.losses[-1] < 1.5 <= result.losses[-2]
 
 
+def test_a_diverged_run_stops_at_its_first_non_finite_loss(small_data):
+    _, result = _run(small_data, epochs=20, lr=1e12, optimizer="sgd", batch_size=50)
+    assert not np.isfinite(result.losses[-1]) and np.all(np.isfinite(result.losses[:-1]))
+    assert result.epochs_run < 20
+
+
 def test_to_xarray(small_data):
     _, result = _run(small_data, epochs=4, record_every=2)
     ds = result.to_xarray()

@@ -6,8 +6,9 @@ import numpy as np
 
 
 def drift(x, v, k, y, gamma, mu_plus, mu_minus):
-    """Velocity drift of SPEC section 2 (C): sliding friction by the sign of v,
-    the static rule (three-case dead zone) on the spring force where v == 0."""
+    """Velocity drift of the Langevin model (docs/theory.md, "The three models"):
+    sliding friction by the sign of v, the static rule (three-case dead zone) on the
+    spring force where v == 0."""
     full = np.concatenate([np.zeros(x.shape[:-1] + (1,)), x, np.full(x.shape[:-1] + (1,), y)], -1)
     f = k * (full[..., 2:] - full[..., 1:-1]) - k * (full[..., 1:-1] - full[..., :-2])
     static = np.where(f > mu_plus, f - mu_plus, np.where(f < -mu_minus, f + mu_minus, 0.0))

@@ -6,7 +6,7 @@ import numpy as np
 
 
 def phi(f, mu_plus, mu_minus):
-    """The three-case friction activation of SPEC section 2."""
+    """The three-case friction activation (docs/theory.md, "Friction activation")."""
     return np.where(f > mu_plus, f - mu_plus, np.where(f < -mu_minus, f + mu_minus, 0.0))
 
 
