@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +40,25 @@ class Settings:
         steps = np.arange(self.n_records) * self.record_every
         steps[-1] = self.steps
         return steps * self.dt
+
+
+def warn_if_rtol_meets_noise(rtol, noises):
+    """Warn if the ``rtol`` stop rule is on and some ``noise`` never decays.
+
+    The rule stops a chain at its first step that moves no block by more than ``rtol``
+    times the largest position. Without noise (or once it has decayed) such a step
+    marks the steady state; under lasting noise it is only a quiet step (on the
+    overdamped map, often a step in which no block moves at all), and the chain is
+    marked ``converged`` although it would move again.
+    """
+    if rtol is not None and any(n.sigma > 0 and n.decay == 0 for n in noises):
+        warnings.warn(
+            "rtol with noise that does not decay: a chain stops at its first quiet step, "
+            "which is no steady state, so 'converged' chains may not have settled; "
+            "prefer a step budget (and average_from), or noise with a decay",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 def make_settings(
@@ -153,6 +173,9 @@ def simulate(
         Record positions every so many steps (default: about 100 frames).
     rtol : float, optional
         Stop a chain once ``max_i |x_i(n+1) - x_i(n)| <= rtol * max_i |x_i(n+1)|``.
+        One step decides, so the threshold scales with ``dt``, and under noise that does
+        not decay a quiet step is no steady state: a warning says so
+        (:func:`warn_if_rtol_meets_noise`).
     average_from : int, optional
         Also return ``x_mean``, the positions averaged over the steps after
         step ``average_from`` (``0 <= average_from < steps``).
@@ -173,6 +196,7 @@ def simulate(
         finite but overflow the arithmetic).
     """
     spec, noise = check_model_inputs(chain, noise, model, model_params)
+    warn_if_rtol_meets_noise(rtol, [noise])
     settings = make_settings(
         chain, dt=dt, steps=steps, chains=chains, seed=seed, record_every=record_every,
         rtol=rtol, average_from=average_from,

@@ -40,7 +40,7 @@ from .grid import canonical_fingerprint, check_axes, run_grid
 from .models import get_model
 from .params import Chain, Noise, check_choice, check_int, check_real
 from .result import to_attr
-from .simulation import check_model_inputs, make_settings, overflow_error
+from .simulation import check_model_inputs, make_settings, overflow_error, warn_if_rtol_meets_noise
 from .store import CELL_DIM
 
 #: grid axes that change the chain, the noise, or the integration
@@ -402,8 +402,9 @@ def _plan(chain, noise, model, grid, chains, steps, dt, seed, backend, average_f
         axes=tuple(axes),
         max_L=max(axes["L"]).item() if "L" in axes else chain.L,
     )
-    for point in itertools.product(*(values.tolist() for values in axes.values())):
-        plan.cell(dict(zip(axes, point, strict=True)))
+    points = itertools.product(*(values.tolist() for values in axes.values()))
+    cells = [plan.cell(dict(zip(axes, point, strict=True))) for point in points]
+    warn_if_rtol_meets_noise(rtol, [cell.noise for cell in cells])
     return plan, axes
 
 

@@ -143,3 +143,17 @@ def test_time_average_equals_mean_of_recorded_states():
     res = simulate(chain, noise, steps=400, chains=3, record_every=1, average_from=150)
     np.testing.assert_allclose(res.x_mean, res.trajectory[151:].mean(axis=0), rtol=1e-13)
     assert simulate(chain, noise, steps=10).x_mean is None
+
+
+def test_rtol_under_lasting_noise_warns_that_converged_means_little():
+    """The paper's defaults with noise: the first step in which no block moves stops a
+    chain long before its mean load has settled, so rtol and lasting noise warn."""
+    import warnings
+
+    with pytest.warns(RuntimeWarning, match="first quiet step"):
+        res = simulate(Chain(), Noise(0.1), steps=4000, chains=20, rtol=1e-6)
+    assert res.converged.all() and res.steps_taken.max() < 4000  # stopped: quiet steps
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning without noise or with decaying noise
+        simulate(Chain(), Noise(0.0), steps=50, rtol=1e-6)
+        simulate(Chain(), Noise(0.1, decay=0.5), steps=50, rtol=1e-6)

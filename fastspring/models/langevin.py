@@ -26,6 +26,11 @@ corrections ``G(H2) - G(H3)`` vanish and the diffusion is evaluated at
 ``t_n``.  The drift part is of order 2 away from the switches of (C2); the
 strong order for the noise is 1/2 in general (1 for additive noise).
 
+The static rule applies only where ``v_i == 0`` exactly, which an explicit step
+hardly ever hits: without noise and with little damping the velocities flip sign
+each step and friction averages out, so the run can end near the friction-free
+state instead of Eq. 7 (docs/theory.md, model (C)), as the paper's SDE code does.
+
 **Synchronous noise, two conventions** (``Noise(synchronous=True)``):
 
 * ``"shared"`` (``s = 1``): one increment of variance ``sigma^2 h`` shared by all
