@@ -42,6 +42,7 @@ Write ``m = (mu_plus + mu_minus)/2`` and ``c = (mu_plus - mu_minus)/2``.
 """
 
 import math
+import warnings
 
 import numpy as np
 from scipy import integrate, optimize, special
@@ -337,6 +338,11 @@ def effective_equilibrium(L, k, y, mu_plus, mu_minus, noise, window=None, rule="
     that never moved stay at 0; in the large-noise regime (``a >= m``) every block
     moves both ways and the plain formula holds (blocks may sit at negative positions).
 
+    Between the two, ``mu_minus < a < m`` with a weak pull (fewer than ``L`` blocks
+    mobilised), the noise also pushes the resting shallow blocks left (their force 0
+    plus a draw below ``-mu_minus``), so where they end depends on the history and the
+    prediction is not exact; a ``RuntimeWarning`` says so.
+
     Returns
     -------
     Equilibrium
@@ -347,7 +353,16 @@ def effective_equilibrium(L, k, y, mu_plus, mu_minus, noise, window=None, rule="
     m = 0.5 * (np.asarray(mu_plus, dtype=float) + np.asarray(mu_minus, dtype=float))
     if np.ndim(m):
         raise ValueError("effective_equilibrium takes scalar friction thresholds")
-    return equilibrium(L, k, y, mu_bar, partial=bool(a < m))
+    eq = equilibrium(L, k, y, mu_bar, partial=bool(a < m))
+    if float(mu_minus) < a < m and eq.m < L:
+        warnings.warn(
+            f"noise bound a={a:g} exceeds mu_minus={float(mu_minus):g} while only {int(eq.m)} "
+            f"of {L} blocks are mobilised: the resting blocks are pushed left too, so Eq. 8 "
+            "is not exact here (the state depends on the history)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return eq
 
 
 def predicted_phase(

@@ -6,6 +6,7 @@ algebra of the effective friction ``mu_bar = mu_plus - min(a, m)``.
 """
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -258,3 +259,23 @@ def test_effective_equilibrium_regimes():
     # large noise with c > 0: every block mobile, shallow ones at negative positions
     eq = effective_equilibrium(7, 1.0, 1.0, 0.3, 0.1, Noise(sigma=2.0))
     assert eq.m == 7 and eq.x[0] < 0
+
+
+def test_eq8_warns_where_clipped_noise_also_pushes_resting_blocks_left():
+    """a = 0.15 with 3 of 6 blocks mobilised: exact (to round-off) against the simulator
+    for mu_minus = 0.15 >= a; for mu_minus = 0.1 < a the resting blocks get pushed left,
+    the simulator ends elsewhere, and the prediction warns."""
+    from fastspring import Chain, simulate
+
+    noise = Noise(1.0, kind="clipped", bound=0.15)
+    errors = {}
+    for mu_minus in (0.15, 0.1):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            eq = effective_equilibrium(6, 1.0, 1.0, 0.3, mu_minus, noise)
+        assert eq.m == 3
+        assert len(caught) == (mu_minus < 0.15)
+        run = simulate(Chain(6, 1.0, 1.0, 0.3, mu_minus), noise, steps=20000, chains=4, dt=0.1)
+        errors[mu_minus] = np.abs(run.x - eq.x).max()
+    assert errors[0.15] < 1e-12 and errors[0.1] > 0.05
+    assert "pushed left too" in str(caught[0].message)
