@@ -76,6 +76,8 @@ STACK_MAX_BATCH = 80
 #: batch 20 and 1.1x at batch 80 (benchmarks/RESULTS.md, eleventh session)
 STACK_SIZE = 12
 _MALLOC_TRIM = "MALLOC_TRIM_THRESHOLD_"
+#: phase_diagram's defaults of the training knobs that can be its axis
+_FIXED_DEFAULTS = {"lr": 1e-3, "batch_size": None, "label_noise": 0.0, "dropout": 0.0}
 
 
 def stack_members(members, stack_size=STACK_SIZE):
@@ -294,10 +296,10 @@ def phase_diagram(
     seeds=10,
     epochs=None,
     *,
-    lr=1e-3,
-    batch_size=None,
-    label_noise=0.0,
-    dropout=0.0,
+    lr=_FIXED_DEFAULTS["lr"],
+    batch_size=_FIXED_DEFAULTS["batch_size"],
+    label_noise=_FIXED_DEFAULTS["label_noise"],
+    dropout=_FIXED_DEFAULTS["dropout"],
     optimizer="adam",
     width=100,
     depth=8,
@@ -383,6 +385,12 @@ def phase_diagram(
     epochs = PAPER_EPOCHS[axis] if epochs is None else epochs
     for v in values if axis == "dropout" else ():
         check_dropout(v)
+    fixed = {"lr": lr, "batch_size": batch_size, "label_noise": label_noise, "dropout": dropout}
+    if fixed[axis] != _FIXED_DEFAULTS[axis]:
+        raise ValueError(
+            f"{axis}={fixed[axis]!r} has no effect: {axis} is this diagram's axis, so its "
+            "values come from values (--values)"
+        )
     kinds = tuple(kinds)
     for kind in kinds:
         if kind not in LOADS:

@@ -196,11 +196,11 @@ def simulate(
         finite but overflow the arithmetic).
     """
     spec, noise = check_model_inputs(chain, noise, model, model_params)
-    warn_if_rtol_meets_noise(rtol, [noise])
     settings = make_settings(
         chain, dt=dt, steps=steps, chains=chains, seed=seed, record_every=record_every,
         rtol=rtol, average_from=average_from,
     )  # fmt: skip
+    warn_if_rtol_meets_noise(rtol, [noise])
     params = spec.check(chain, settings.dt, **{**spec.defaults, **model_params})
     given = (
         None

@@ -171,6 +171,7 @@ def test_bad_axis():
         ({"threads": -1}, "threads=-1: must be an integer >= 1"),
         ({"width": float("nan")}, "width=nan"),
         ({"device": "foo"}, "device='foo': not a torch device"),
+        ({"batch_size": 40}, "batch_size=40 has no effect: batch_size is this diagram's axis"),
         # 2560 % 3 == 1: refused before any cell trains, though batch 5 comes first
         ({"values": [5, 3]}, "batch_size=3 leaves a last batch of one sample"),
     ],
