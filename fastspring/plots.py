@@ -159,12 +159,17 @@ def _edges(centres, name):
 
 #: axes with at most this many values get one tick per cell, at its centre
 _MAX_VALUE_TICKS = 12
+#: at most this many of those ticks are labelled (every other one, ...), so labels fit
+_MAX_TICK_LABELS = 7
 
 
 def _value_ticks(axis, values):
-    """One tick per cell, labelled with its value, when there are few cells."""
+    """One tick per cell at its centre when there are few cells; some labelled."""
     if len(values) <= _MAX_VALUE_TICKS:
-        axis.set_ticks(values, [f"{v:.3g}" for v in values])
+        every = -(-len(values) // _MAX_TICK_LABELS)
+        axis.set_ticks(
+            values, [f"{v:.3g}" if i % every == 0 else "" for i, v in enumerate(values)]
+        )
 
 
 def _colour_limit(values, vmax):

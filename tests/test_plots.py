@@ -48,6 +48,10 @@ def test_few_cells_get_one_tick_each_at_their_centre():
     np.testing.assert_allclose(ax.get_xticks(), SIGMA)
     np.testing.assert_allclose(ax.get_yticks(), MU)
     assert [t.get_text() for t in ax.get_yticklabels()] == ["0", "0.1", "0.2", "0.3"]
+    twelve = xr.DataArray(np.ones((12, 4)), dims=("sigma", "mu_minus"),
+                          coords={"sigma": np.arange(12) / 40, "mu_minus": MU})  # fmt: skip
+    labels = [t.get_text() for t in phase_diagram(twelve, "sigma", "mu_minus").get_xticklabels()]
+    assert labels == ["0", "", "0.05", "", "0.1", "", "0.15", "", "0.2", "", "0.25", ""]
     many = np.linspace(0.0, 1.0, 13)  # more than 12: matplotlib's own ticks
     da = xr.DataArray(np.ones((13, 4)), dims=("sigma", "mu_minus"),
                       coords={"sigma": many, "mu_minus": MU})  # fmt: skip
