@@ -327,7 +327,8 @@ def run_curve(args):
     if args.threads:
         torch.set_num_threads(args.threads)
     data = _curve_data(args)
-    model = build_model(args.model, data, seed=args.seed, **_model_options(args))
+    options = _model_options(args)
+    model = build_model(args.model, data, seed=args.seed, **options)
     config = TrainConfig(
         epochs=args.epochs or 100,
         lr=args.lr,
@@ -366,7 +367,7 @@ def run_curve(args):
         dataset=data.name,
         seed=args.seed,
         **{k: getattr(config, k) for k in ("lr", "optimizer", "label_noise", "epochs")},
-        **{k: int(v) if isinstance(v, bool) else v for k, v in _model_options(args).items()},
+        **{k: int(v) if isinstance(v, bool) else v for k, v in options.items()},
     )
     _write(ds, args, "curve_figure")
     return 0

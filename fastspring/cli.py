@@ -63,12 +63,7 @@ def _add_simulate(subparsers):
     run.add_argument("--steps", type=int, default=10_000, help="step budget (default 10000)")
     run.add_argument("--chains", type=int, default=1, help="independent chains (default 1)")
     run.add_argument("--seed", type=int, default=0, help="seed in [0, 2**32) (default 0)")
-    run.add_argument(
-        "--rtol",
-        type=float,
-        help="stop a chain at the first step that moves no block by more than "
-        "rtol * max|x| (one step decides: scale it with dt)",
-    )
+    run.add_argument("--rtol", type=float, help=sweep_cli.RTOL_HELP)
     run.add_argument("--record-every", type=int, help="record every N steps (default ~100 frames)")
     run.add_argument(
         "--gamma", type=float, help="damping (inertial and langevin models; default 1)"

@@ -31,6 +31,13 @@ _RUN_DEFAULTS = {"dt": 0.01, "steps": 10_000, "seed": 0}
 _PHASE_LETTERS = {"concave": "(", "linear": "|", "convex": ")", "undetermined": "?"}
 
 
+#: help of ``--rtol``, shared with ``fastspring simulate``
+RTOL_HELP = (
+    "stop a chain at the first step that moves no block by more than rtol * max|x| "
+    "(one step decides: scale it with dt)"
+)
+
+
 def add_commands(subparsers):
     """Add the ``sweep`` sub-command to an argparse ``subparsers`` object."""
     from .sweep import BACKENDS, CHAIN_FIELDS, LONG_NAMES, NOISE_FIELDS
@@ -64,12 +71,7 @@ def add_commands(subparsers):
                            f"(default {default})")  # fmt: skip
     run.add_argument("--chains", type=int, default=64, help="chains per cell (default 64)")
     run.add_argument("--average-from", type=int, help="average positions after this step")
-    run.add_argument(
-        "--rtol",
-        type=float,
-        help="stop a chain at the first step that moves no block by more than "
-        "rtol * max|x| (one step decides: scale it with dt)",
-    )
+    run.add_argument("--rtol", type=float, help=RTOL_HELP)
     run.add_argument("--cells-only", action="store_true",
                      help="keep only per-cell summaries, not every chain's data")  # fmt: skip
     where = p.add_argument_group("where it runs and what it writes")
